@@ -1,2 +1,1 @@
-using TorchSharp;
-Console.WriteLine(torch.ones(2,2).sum().item<float>());
+Console.WriteLine("wfvae");

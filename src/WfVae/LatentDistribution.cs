@@ -1,0 +1,49 @@
+using static TorchSharp.torch;
+
+namespace WfVae;
+
+/// <summary>
+/// The diagonal Gaussian posterior the encoder produces (official DiagonalGaussianDistribution): mean and
+/// log-variance clamped to [-30, 20], each (B, z, t, h, w).
+/// </summary>
+public sealed class LatentDistribution : IDisposable
+{
+    /// <summary>Posterior mean (the latent used by <c>mode()</c>).</summary>
+    public Tensor Mean { get; }
+    /// <summary>Clamped log-variance.</summary>
+    public Tensor LogVar { get; }
+
+    internal LatentDistribution(Tensor moments)
+    {
+        using var scope = NewDisposeScope();
+        var parts = moments.chunk(2, 1);
+        Mean = parts[0].contiguous().MoveToOuterDisposeScope();
+        LogVar = parts[1].clamp(-30.0, 20.0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Standard deviation exp(logvar / 2).</summary>
+    public Tensor Std() => LogVar.mul(0.5).exp_();
+
+    /// <summary>Draws mean + std·ε with ε from a generator seeded with <paramref name="seed"/> (reproducible).</summary>
+    public Tensor Sample(long seed)
+    {
+        using var scope = NewDisposeScope();
+        using var gen = new TorchSharp.torch.Generator((ulong)seed, Mean.device);
+        var eps = randn(Mean.shape, dtype: Mean.dtype, device: Mean.device, generator: gen);
+        return scope.MoveToOuter(Mean.add(Std().mul_(eps)));
+    }
+
+    /// <summary>KL divergence to N(0, I) per sample: 0.5·Σ(mean² + var − 1 − logvar) over C, T, H, W.</summary>
+    public Tensor Kl()
+    {
+        using var scope = NewDisposeScope();
+        var kl = Mean.square().add(LogVar.exp()).sub_(1).sub_(LogVar).sum([1, 2, 3, 4]).mul_(0.5);
+        return scope.MoveToOuter(kl);
+    }
+
+    public void Dispose()
+    {
+        Mean.Dispose();
+        LogVar.Dispose();
+    }
+}

@@ -1,0 +1,413 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace WfVae.Modules;
+
+/// <summary>A block that runs on (B, C, T, H, W) video, optionally one chunk at a time with a caller-owned cache.</summary>
+internal abstract class CausalBlock : nn.Module
+{
+    protected CausalBlock(string name) : base(name) { }
+
+    /// <summary>Runs on one chunk; <paramref name="cache"/> null means the whole video in one call.</summary>
+    public abstract Tensor Forward(Tensor x, CausalCache? cache);
+}
+
+/// <summary>Holds a conv's <c>weight</c> (and optional <c>bias</c>) under the PyTorch names.</summary>
+internal sealed class ConvWeights : nn.Module
+{
+    public Parameter weight;
+    public Parameter? bias;
+
+    public ConvWeights(long outCh, long inCh, long[] kernel, bool hasBias, bool trainable = true) : base("ConvWeights")
+    {
+        var shape = new long[] { outCh, inCh }.Concat(kernel).ToArray();
+        long fanIn = inCh * kernel.Aggregate(1L, (a, b) => a * b);
+        // PyTorch's default Conv init: kaiming_uniform(a=√5) on the weight ⇒ U(±1/√fanIn), same bound for bias.
+        double bound = 1.0 / Math.Sqrt(fanIn);
+        weight = new Parameter(torch.empty(shape).uniform_(-bound, bound), trainable);
+        register_parameter("weight", weight);
+        if (hasBias)
+        {
+            bias = new Parameter(torch.empty(outCh).uniform_(-bound, bound), trainable);
+            register_parameter("bias", bias);
+        }
+    }
+}
+
+/// <summary>
+/// Conv3d with causal temporal padding (official <c>CausalConv3d</c>): the first chunk is front-padded with
+/// kt−1 copies of frame 0; later chunks with the tail of the previous chunk's padded input.
+/// </summary>
+internal sealed class CausalConv3d : CausalBlock
+{
+    private readonly ConvWeights conv;
+    private readonly long _kt, _st;
+    private readonly long[] _stride, _padding;
+
+    public CausalConv3d(long inCh, long outCh, long kernel, long stride = 1, long padding = 0, bool bias = true)
+        : base(nameof(CausalConv3d))
+    {
+        _kt = kernel;
+        _st = stride;
+        _stride = [stride, stride, stride];
+        _padding = [0, padding, padding];
+        conv = new ConvWeights(outCh, inCh, [kernel, kernel, kernel], bias);
+        register_module("conv", conv);
+    }
+
+    public Tensor Weight => conv.weight;
+
+    public override Tensor Forward(Tensor x, CausalCache? cache)
+    {
+        using var padded = CausalTime.Pad(this, x, cache, _kt, _st);
+        return F.conv3d(padded, conv.weight, conv.bias, _stride, _padding);
+    }
+}
+
+/// <summary>Shared causal front-padding and tail bookkeeping for strided temporal kernels.</summary>
+internal static class CausalTime
+{
+    /// <summary>
+    /// Returns x front-padded in time (replicated frame 0 on the first chunk, cached tail afterwards) and stores
+    /// the frames the next chunk's first output window needs: everything from the first window start
+    /// this chunk did not use.
+    /// </summary>
+    public static Tensor Pad(object owner, Tensor x, CausalCache? cache, long kt, long st)
+    {
+        Tensor padded;
+        if (cache is not null && cache.HasState(owner))
+        {
+            var tail = cache.Get(owner);
+            padded = tail is null ? x.alias() : torch.cat([tail, x], 2);
+        }
+        else if (kt > 1)
+        {
+            using var first = x.narrow(2, 0, 1);
+            using var rep = first.expand(-1, -1, kt - 1, -1, -1);
+            padded = torch.cat([rep, x], 2);
+        }
+        else
+        {
+            padded = x.alias();
+        }
+
+        long len = padded.shape[2];
+        if (len < kt)
+            throw new InvalidOperationException($"a causal kernel of {kt} frames got {len} frames; the chunk is too short for this layer.");
+        if (cache is not null)
+        {
+            long used = ((len - kt) / st + 1) * st;
+            if (used < len)
+            {
+                using var tail = padded.narrow(2, used, len - used);
+                cache.Set(owner, tail);
+            }
+            else cache.Set(owner, null);
+        }
+        return padded;
+    }
+}
+
+/// <summary>
+/// The official <c>Conv2d</c>/<c>nn.Conv2d</c> applied frame by frame; run as a conv3d with a 1-frame kernel so the
+/// (B, C, T, H, W) layout needs no permute. Keys <c>weight</c>/<c>bias</c> (no <c>.conv</c>).
+/// </summary>
+internal sealed class FrameConv2d : CausalBlock
+{
+    public readonly Parameter weight;
+    public readonly Parameter bias;
+    private readonly long[] _stride, _padding;
+
+    public FrameConv2d(long inCh, long outCh, long kernel, long stride = 1, long padding = 0) : base(nameof(FrameConv2d))
+    {
+        var w = new ConvWeights(outCh, inCh, [kernel, kernel], true);
+        weight = w.weight;
+        bias = w.bias!;
+        register_parameter("weight", weight);
+        register_parameter("bias", bias);
+        _stride = [1, stride, stride];
+        _padding = [0, padding, padding];
+    }
+
+    public override Tensor Forward(Tensor x, CausalCache? cache)
+    {
+        using var w = weight.unsqueeze(2);
+        return F.conv3d(x, w, bias, _stride, _padding);
+    }
+}
+
+/// <summary>Affine parameters of the LayerNorm wrapper (official keys <c>X.norm.weight</c>, <c>X.norm.bias</c>).</summary>
+internal sealed class AffineParams : nn.Module
+{
+    public readonly Parameter weight;
+    public readonly Parameter bias;
+
+    public AffineParams(long channels) : base("LayerNorm")
+    {
+        weight = new Parameter(torch.ones(channels));
+        bias = new Parameter(torch.zeros(channels));
+        register_parameter("weight", weight);
+        register_parameter("bias", bias);
+    }
+}
+
+/// <summary>
+/// The official <c>Normalize</c>: LayerNorm over channels per voxel (keys <c>norm.weight</c>) or GroupNorm(32)
+/// (keys <c>weight</c>); GroupNorm statistics are per frame inside 2D blocks and over all frames in 3D blocks.
+/// </summary>
+internal sealed class ChannelNorm : nn.Module
+{
+    private readonly NormType _type;
+    private readonly bool _perFrame;
+    private readonly long _channels;
+    private readonly AffineParams? norm;
+    private readonly Parameter? weight;
+    private readonly Parameter? bias;
+    private const double Eps = 1e-6;
+
+    public ChannelNorm(long channels, NormType type, bool perFrame) : base(nameof(ChannelNorm))
+    {
+        _type = type;
+        _perFrame = perFrame;
+        _channels = channels;
+        if (type == NormType.LayerNorm)
+        {
+            norm = new AffineParams(channels);
+            register_module("norm", norm);
+        }
+        else
+        {
+            weight = new Parameter(torch.ones(channels));
+            bias = new Parameter(torch.zeros(channels));
+            register_parameter("weight", weight);
+            register_parameter("bias", bias);
+        }
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        if (_type == NormType.LayerNorm)
+        {
+            using var cl = x.permute(0, 2, 3, 4, 1);
+            using var y = F.layer_norm(cl, [_channels], norm!.weight, norm.bias, Eps);
+            return y.permute(0, 4, 1, 2, 3);
+        }
+        if (!_perFrame) return F.group_norm(x, 32, weight, bias, Eps);
+        long b = x.shape[0], c = x.shape[1], t = x.shape[2], h = x.shape[3], w = x.shape[4];
+        using var frames = x.transpose(1, 2).reshape(b * t, c, h, w);
+        using var n = F.group_norm(frames, 32, weight, bias, Eps);
+        return n.reshape(b, t, c, h, w).transpose(1, 2);
+    }
+}
+
+/// <summary>
+/// Official <c>ResnetBlock2D</c> (per-frame 3×3 convs) or <c>ResnetBlock3D</c> (causal 3×3×3 convs):
+/// norm → SiLU → conv1 → norm → SiLU → dropout → conv2, plus a 1×1 shortcut when widths differ.
+/// </summary>
+internal sealed class ResnetBlock : CausalBlock
+{
+    private readonly ChannelNorm norm1, norm2;
+    private readonly CausalBlock conv1, conv2;
+    private readonly CausalBlock? nin_shortcut;
+    private readonly double _dropout;
+
+    public ResnetBlock(long inCh, long outCh, NormType normType, double dropout, bool is3d) : base(is3d ? "ResnetBlock3D" : "ResnetBlock2D")
+    {
+        _dropout = dropout;
+        norm1 = new ChannelNorm(inCh, normType, perFrame: !is3d);
+        conv1 = is3d ? new CausalConv3d(inCh, outCh, 3, 1, 1) : new FrameConv2d(inCh, outCh, 3, 1, 1);
+        norm2 = new ChannelNorm(outCh, normType, perFrame: !is3d);
+        conv2 = is3d ? new CausalConv3d(outCh, outCh, 3, 1, 1) : new FrameConv2d(outCh, outCh, 3, 1, 1);
+        register_module("norm1", norm1);
+        register_module("conv1", conv1);
+        register_module("norm2", norm2);
+        register_module("conv2", conv2);
+        if (inCh != outCh)
+        {
+            nin_shortcut = is3d ? new CausalConv3d(inCh, outCh, 1) : new FrameConv2d(inCh, outCh, 1);
+            register_module("nin_shortcut", nin_shortcut);
+        }
+    }
+
+    public override Tensor Forward(Tensor x, CausalCache? cache)
+    {
+        using var scope = torch.NewDisposeScope();
+        var h = norm1.Forward(x);
+        h = F.silu(h, inplace: true);
+        h = conv1.Forward(h, cache);
+        h = norm2.Forward(h);
+        h = F.silu(h, inplace: true);
+        if (_dropout > 0 && training) h = F.dropout(h, _dropout, true);
+        h = conv2.Forward(h, cache);
+        var shortcut = nin_shortcut is null ? x : nin_shortcut.Forward(x, cache);
+        return scope.MoveToOuter(shortcut.add(h));
+    }
+}
+
+/// <summary>
+/// Official <c>AttnBlock3DFix</c>: single-head attention over the H·W tokens of each frame (no mixing across
+/// frames, so it is exact under chunking), scale 1/√C, residual through <c>proj_out</c>.
+/// </summary>
+internal sealed class AttnBlock3DFix : CausalBlock
+{
+    private readonly ChannelNorm norm;
+    private readonly CausalConv3d q, k, v, proj_out;
+
+    public AttnBlock3DFix(long channels, NormType normType) : base(nameof(AttnBlock3DFix))
+    {
+        norm = new ChannelNorm(channels, normType, perFrame: false);
+        q = new CausalConv3d(channels, channels, 1);
+        k = new CausalConv3d(channels, channels, 1);
+        v = new CausalConv3d(channels, channels, 1);
+        proj_out = new CausalConv3d(channels, channels, 1);
+        register_module("norm", norm);
+        register_module("q", q);
+        register_module("k", k);
+        register_module("v", v);
+        register_module("proj_out", proj_out);
+    }
+
+    public override Tensor Forward(Tensor x, CausalCache? cache)
+    {
+        using var scope = torch.NewDisposeScope();
+        var h = norm.Forward(x);
+        long b = x.shape[0], c = x.shape[1], t = x.shape[2], hh = x.shape[3], ww = x.shape[4];
+        Tensor Tokens(CausalConv3d proj) => proj.Forward(h, cache).permute(0, 2, 3, 4, 1).reshape(b * t, hh * ww, c);
+        var attn = F.scaled_dot_product_attention(Tokens(q), Tokens(k), Tokens(v));
+        var back = attn.reshape(b, t, hh, ww, c).permute(0, 4, 1, 2, 3);
+        return scope.MoveToOuter(x.add(proj_out.Forward(back, cache)));
+    }
+}
+
+/// <summary>Official 2D <c>Downsample</c>: per frame, zero-pad right and bottom by 1, 3×3 conv with stride 2.</summary>
+internal sealed class Downsample2D : CausalBlock
+{
+    private readonly FrameConv2d conv;
+
+    public Downsample2D(long inCh, long outCh) : base("Downsample")
+    {
+        conv = new FrameConv2d(inCh, outCh, 3, 2, 0);
+        register_module("conv", conv);
+    }
+
+    public override Tensor Forward(Tensor x, CausalCache? cache)
+    {
+        using var p = F.pad(x, [0, 1, 0, 1]);
+        return conv.Forward(p, cache);
+    }
+}
+
+/// <summary>Official 2D <c>Upsample</c>: per frame, nearest ×2 then a 3×3 conv.</summary>
+internal sealed class Upsample2D : CausalBlock
+{
+    private readonly FrameConv2d conv;
+
+    public Upsample2D(long inCh, long outCh) : base("Upsample")
+    {
+        conv = new FrameConv2d(inCh, outCh, 3, 1, 1);
+        register_module("conv", conv);
+    }
+
+    public override Tensor Forward(Tensor x, CausalCache? cache)
+    {
+        using var up = F.interpolate(x, scale_factor: [1, 2, 2], mode: InterpolationMode.Nearest);
+        return conv.Forward(up, cache);
+    }
+}
+
+/// <summary>Official <c>Spatial2xTime2x3DDownsample</c>: zero-pad W, H by 1 at the end, causal 3×3×3 conv with stride 2.</summary>
+internal sealed class Spatial2xTime2x3DDownsample : CausalBlock
+{
+    private readonly CausalConv3d conv;
+
+    public Spatial2xTime2x3DDownsample(long inCh, long outCh) : base(nameof(Spatial2xTime2x3DDownsample))
+    {
+        conv = new CausalConv3d(inCh, outCh, 3, 2, 0);
+        register_module("conv", conv);
+    }
+
+    public override Tensor Forward(Tensor x, CausalCache? cache)
+    {
+        using var p = F.pad(x, [0, 1, 0, 1, 0, 0]);
+        return conv.Forward(p, cache);
+    }
+}
+
+/// <summary>
+/// Official <c>Spatial2xTime2x3DUpsample</c>: frame 0 is only upsampled spatially; frames 1.. are ×2 in time
+/// (trilinear or nearest) then ×2 in space; then a causal 3×3×3 conv.
+/// Chunked, the last temporally interpolated frame depends on the next input frame, so with trilinear
+/// interpolation it is held back until the next chunk (or the last chunk) supplies or ends the sequence;
+/// this makes any chunk schedule exact without the official look-ahead frames.
+/// </summary>
+internal sealed class Spatial2xTime2x3DUpsample : CausalBlock
+{
+    private readonly CausalConv3d conv;
+    private readonly TemporalInterpolation _mode;
+
+    public Spatial2xTime2x3DUpsample(long inCh, long outCh, TemporalInterpolation mode) : base(nameof(Spatial2xTime2x3DUpsample))
+    {
+        _mode = mode;
+        conv = new CausalConv3d(inCh, outCh, 3, 1, 1);
+        register_module("conv", conv);
+    }
+
+    public override Tensor Forward(Tensor x, CausalCache? cache)
+    {
+        using var scope = torch.NewDisposeScope();
+        bool first = cache is null || !cache.HasState(this);
+        bool last = cache is null || cache.IsLastChunk;
+        var parts = new List<Tensor>(2);
+        var rest = x;
+        if (first)
+        {
+            parts.Add(x.narrow(2, 0, 1));
+            rest = x.narrow(2, 1, x.shape[2] - 1);
+        }
+        Tensor? held = first ? null : cache!.Get(this);
+        long n = rest.shape[2];
+        if (n > 0)
+        {
+            if (_mode == TemporalInterpolation.Nearest)
+            {
+                parts.Add(F.interpolate(rest, scale_factor: [2, 1, 1], mode: InterpolationMode.Nearest));
+            }
+            else
+            {
+                // Window = [held frame, new frames]; interpolation of interior frames equals the whole-video result.
+                var window = held is null ? rest : torch.cat([held, rest], 2);
+                var up = F.interpolate(window, scale_factor: [2, 1, 1], mode: InterpolationMode.Trilinear, align_corners: false);
+                long start = held is null ? 0 : 1;
+                long end = up.shape[2] - (last ? 0 : 1);
+                parts.Add(up.narrow(2, start, end - start));
+            }
+            held = rest.narrow(2, n - 1, 1);
+        }
+        cache?.Set(this, _mode == TemporalInterpolation.Trilinear ? held : null);
+        var frames = parts.Count == 1 ? parts[0] : torch.cat(parts, 2);
+        var spatial = F.interpolate(frames, scale_factor: [1, 2, 2], mode: InterpolationMode.Trilinear, align_corners: false);
+        return scope.MoveToOuter(conv.Forward(spatial, cache));
+    }
+}
+
+/// <summary>Runs child blocks in order (an <c>nn.Sequential</c> with keys "0", "1", …).</summary>
+internal sealed class CausalSequential : CausalBlock
+{
+    private readonly CausalBlock[] _blocks;
+
+    public CausalSequential(IEnumerable<CausalBlock> blocks) : base("Sequential")
+    {
+        _blocks = blocks.ToArray();
+        for (int i = 0; i < _blocks.Length; i++) register_module(i.ToString(System.Globalization.CultureInfo.InvariantCulture), _blocks[i]);
+    }
+
+    public override Tensor Forward(Tensor x, CausalCache? cache)
+    {
+        using var scope = torch.NewDisposeScope();
+        var h = x;
+        foreach (var b in _blocks) h = b.Forward(h, cache);
+        return scope.MoveToOuter(h);
+    }
+}

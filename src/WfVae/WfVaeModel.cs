@@ -1,0 +1,396 @@
+using System.Diagnostics.CodeAnalysis;
+using TorchSharp;
+using WfVae.Modules;
+using static TorchSharp.torch;
+
+namespace WfVae;
+
+/// <summary>
+/// WF-VAE (Wavelet Flow VAE, arXiv 2411.17459): the official <c>WFVAEModel</c> in TorchSharp.
+/// Video is (B, 3, T, H, W) in [-1, 1] with T = 1 + 4k and H, W multiples of 8; latents are
+/// (B, z, (T−1)/4 + 1, H/8, W/8). Instances are thread-safe for inference: all per-video state lives in
+/// caller-owned <see cref="CausalCache"/> objects.
+/// </summary>
+public sealed class WfVaeModel : IDisposable
+{
+    /// <summary>File names of the Hugging Face layout.</summary>
+    public const string ConfigFileName = "config.json", WeightsFileName = "diffusion_pytorch_model.safetensors";
+
+    private readonly WfVaeNetwork _net;
+    private bool _disposed;
+
+    /// <summary>The model's configuration.</summary>
+    public WfVaeConfig Config { get; }
+    /// <summary>Device holding the weights.</summary>
+    public Device Device { get; private set; }
+    /// <summary>Floating-point type of weights and activations.</summary>
+    public ScalarType DType { get; private set; } = ScalarType.Float32;
+    /// <summary>The folder the weights were loaded from, if any.</summary>
+    public string? SourceDirectory { get; private init; }
+
+    private WfVaeModel(WfVaeConfig config, Device device)
+    {
+        config.Validate();
+        Config = config;
+        _net = new WfVaeNetwork(config);
+        _net.eval();
+        Device = device;
+        if (device.type != DeviceType.CPU) _net.to(device);
+    }
+
+    internal WfVaeNetwork Network => _net;
+
+    /// <summary>Builds a model with PyTorch-default random weights (seeded), e.g. for benchmarks or training from scratch.</summary>
+    public static WfVaeModel Create(WfVaeConfig config, long seed = 0, Device? device = null)
+    {
+        torch.manual_seed(seed);
+        return new WfVaeModel(config, ResolveDevice(device));
+    }
+
+    /// <summary>
+    /// Loads a checkpoint folder in the Hugging Face layout (config.json + diffusion_pytorch_model.safetensors)
+    /// strictly: a missing, unexpected or wrongly shaped tensor is an error naming the key and both shapes.
+    /// Only the fixed Haar filters may be absent (they are constants the model rebuilds).
+    /// </summary>
+    public static WfVaeModel Load(string directory, Device? device = null)
+    {
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"WF-VAE model folder not found: '{directory}'. Expected a folder with {ConfigFileName} and {WeightsFileName}.");
+        string cfgPath = Path.Combine(directory, ConfigFileName), wPath = Path.Combine(directory, WeightsFileName);
+        if (!File.Exists(cfgPath)) throw new FileNotFoundException($"'{directory}' has no {ConfigFileName}; a WF-VAE folder holds {ConfigFileName} and {WeightsFileName}.", cfgPath);
+        if (!File.Exists(wPath)) throw new FileNotFoundException($"'{directory}' has no {WeightsFileName}; a WF-VAE folder holds {ConfigFileName} and {WeightsFileName}.", wPath);
+        var config = WfVaeConfig.Load(cfgPath);
+        var model = new WfVaeModel(config, CPU) { SourceDirectory = Path.GetFullPath(directory) };
+        try
+        {
+            model.LoadWeights(wPath);
+            var dev = ResolveDevice(device);
+            if (dev.type != DeviceType.CPU) { model._net.to(dev); model.Device = dev; }
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Loads weights from a safetensors file with official key names (strict, see <see cref="Load"/>).</summary>
+    public void LoadWeights(string safetensorsPath)
+    {
+        using var reader = new SafetensorsReader(safetensorsPath);
+        var target = _net.state_dict();
+        var errors = new List<string>();
+        foreach (var (key, t) in target)
+        {
+            if (reader.Entries.TryGetValue(key, out var e))
+            {
+                if (!e.Shape.SequenceEqual(t.shape))
+                    errors.Add($"'{key}': checkpoint has shape {e.ShapeText} but the config expects [{string.Join(",", t.shape)}]");
+                else if (!e.DType.StartsWith('F') && e.DType != "BF16")
+                    errors.Add($"'{key}': dtype {e.DType} is not floating point");
+            }
+            else if (!IsHaarConstant(key))
+                errors.Add($"missing key '{key}' (expected shape [{string.Join(",", t.shape)}])");
+        }
+        foreach (var key in reader.Entries.Keys)
+            if (!target.ContainsKey(key))
+                errors.Add($"unexpected key '{key}' with shape {reader.Entries[key].ShapeText} (not part of WFVAEModel for this config)");
+        if (errors.Count > 0)
+            throw new WfVaeCheckpointException($"'{safetensorsPath}' does not match {ConfigFileName} ({errors.Count} problem{(errors.Count == 1 ? "" : "s")}): " +
+                string.Join("; ", errors.Take(12)) + (errors.Count > 12 ? $"; … and {errors.Count - 12} more" : "") + ".");
+        using (no_grad())
+        {
+            foreach (var (key, t) in target)
+            {
+                if (!reader.Entries.ContainsKey(key)) continue;
+                using var src = reader.Read(key);
+                t.copy_(src);
+            }
+        }
+    }
+
+    private static bool IsHaarConstant(string key) =>
+        key.Contains(".wavelet_transform_", StringComparison.Ordinal) || key.Contains(".inverse_wavelet_transform_", StringComparison.Ordinal);
+
+    /// <summary>Writes config.json and diffusion_pytorch_model.safetensors (all official keys, fp32 or <paramref name="storage"/>).</summary>
+    public void Save(string directory, ScalarType storage = ScalarType.Float32, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        Directory.CreateDirectory(directory);
+        using var scope = NewDisposeScope();
+        var sd = _net.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().to(storage, CPU))).ToList();
+        SafetensorsWriter.Write(Path.Combine(directory, WeightsFileName), sd, metadata);
+        string cfg = Path.Combine(directory, ConfigFileName), tmp = cfg + ".tmp";
+        File.WriteAllText(tmp, Config.ToJson());
+        File.Move(tmp, cfg, overwrite: true);
+    }
+
+    /// <summary>Number of parameters (including the 128 frozen Haar weights, as the official count does).</summary>
+    public long ParameterCount => _net.parameters().Sum(p => p.numel());
+
+    /// <summary>Parameters of the encoder only.</summary>
+    public long EncoderParameterCount => _net.encoder.parameters().Sum(p => p.numel());
+
+    /// <summary>Latent shape (B, z, t, h, w) for a video of the given shape (which must be valid).</summary>
+    public long[] LatentShape(long batch, long frames, long height, long width)
+    {
+        VideoShapeRules.Validate(frames, height, width);
+        return [batch, Config.LatentDim, VideoShapeRules.LatentFrames(frames), height / 8, width / 8];
+    }
+
+    /// <summary>Casts weights and activations to <paramref name="dtype"/> (Float32 or BFloat16); returns this.</summary>
+    public WfVaeModel ToDType(ScalarType dtype)
+    {
+        if (dtype != ScalarType.Float32 && dtype != ScalarType.BFloat16 && dtype != ScalarType.Float64)
+            throw new ArgumentException($"dtype {dtype} is not supported; use Float32, BFloat16 or Float64.", nameof(dtype));
+        _net.to(dtype);
+        DType = dtype;
+        return this;
+    }
+
+    // ---------------------------------------------------------------- encode
+
+    /// <summary>
+    /// Encodes a whole video, or chunk by chunk through the Causal Cache when <paramref name="chunkFrames"/> is set
+    /// (frame 0 alone, then that many frames per chunk, a multiple of 4). Both give the same latents.
+    /// </summary>
+    public LatentDistribution Encode(Tensor video, int? chunkFrames = null)
+    {
+        ThrowIfDisposed();
+        CheckVideo(video, "video");
+        long t = video.shape[2];
+        VideoShapeRules.Validate(t, video.shape[3], video.shape[4]);
+        if (chunkFrames is int n) CheckEncodeChunk(n);
+        using var mode = inference_mode();
+        using var scope = NewDisposeScope();
+        var x = ToModel(video);
+        Tensor moments;
+        if (chunkFrames is not int step)
+        {
+            moments = _net.encoder.Forward(x, null, out _, out _);
+        }
+        else
+        {
+            using var cache = CreateEncoderCache();
+            var parts = new List<Tensor>();
+            foreach (var (s, len) in ChunkSchedule(t, step))
+                parts.Add(EncodeMoments(x.narrow(2, s, len), cache));
+            moments = torch.cat(parts, 2);
+        }
+        var dist = new LatentDistribution(moments.to(ScalarType.Float32));
+        dist.Mean.MoveToOuterDisposeScope();
+        dist.LogVar.MoveToOuterDisposeScope();
+        return dist;
+    }
+
+    /// <summary>Creates the cache for encoding one video chunk by chunk.</summary>
+    public CausalCache CreateEncoderCache() => new(CacheDirection.Encode);
+
+    /// <summary>
+    /// Encodes the next chunk of a video: the first chunk holds 1 + 4k frames (usually just frame 0), every later
+    /// chunk a positive multiple of 4 frames. Returns the posterior of the latent frames this chunk produces.
+    /// </summary>
+    public LatentDistribution EncodeChunk(Tensor chunk, CausalCache cache)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(cache);
+        if (cache.Direction != CacheDirection.Encode) throw new ArgumentException("this cache was made for decoding; use CreateEncoderCache().", nameof(cache));
+        CheckVideo(chunk, "chunk");
+        using var mode = inference_mode();
+        using var scope = NewDisposeScope();
+        var moments = EncodeMoments(ToModel(chunk), cache);
+        var dist = new LatentDistribution(moments.to(ScalarType.Float32));
+        dist.Mean.MoveToOuterDisposeScope();
+        dist.LogVar.MoveToOuterDisposeScope();
+        return dist;
+    }
+
+    private Tensor EncodeMoments(Tensor x, CausalCache cache)
+    {
+        long t = x.shape[2];
+        if (cache.ChunksProcessed == 0)
+        {
+            VideoShapeRules.Validate(t, x.shape[3], x.shape[4], "first chunk");
+            cache.FrameShape = [x.shape[0], x.shape[3], x.shape[4]];
+        }
+        else
+        {
+            if (t < 4 || t % 4 != 0)
+                throw new ArgumentException($"chunk {cache.ChunksProcessed} has {t} frames; every chunk after the first must hold a positive multiple of 4 frames (e.g. 4, 8 or 16).");
+            var s = cache.FrameShape!;
+            if (x.shape[0] != s[0] || x.shape[3] != s[1] || x.shape[4] != s[2])
+                throw new ArgumentException($"chunk {cache.ChunksProcessed} has batch {x.shape[0]} and size {x.shape[3]}×{x.shape[4]}, but the first chunk had batch {s[0]} and {s[1]}×{s[2]}.");
+        }
+        var moments = _net.encoder.Forward(x, cache, out _, out _);
+        cache.ChunksProcessed++;
+        cache.FramesProcessed += t;
+        return moments;
+    }
+
+    // ---------------------------------------------------------------- decode
+
+    /// <summary>
+    /// Decodes latents (B, z, t, h, w) to video (B, 3, 4(t−1)+1, 8h, 8w), whole or through the Causal Cache with
+    /// <paramref name="chunkLatentFrames"/> latent frames per chunk after frame 0 (any positive number).
+    /// </summary>
+    public Tensor Decode(Tensor latent, int? chunkLatentFrames = null)
+    {
+        ThrowIfDisposed();
+        CheckLatent(latent, "latent");
+        if (chunkLatentFrames is < 1) throw new ArgumentOutOfRangeException(nameof(chunkLatentFrames), chunkLatentFrames, "decode chunks must hold at least 1 latent frame.");
+        using var mode = inference_mode();
+        using var scope = NewDisposeScope();
+        var z = ToModel(latent);
+        Tensor video;
+        if (chunkLatentFrames is not int step)
+        {
+            video = _net.decoder.Forward(z, null, out _, out _);
+        }
+        else
+        {
+            using var cache = CreateDecoderCache();
+            var parts = new List<Tensor>();
+            var schedule = ChunkSchedule(z.shape[2], step).ToList();
+            for (int i = 0; i < schedule.Count; i++)
+                parts.Add(DecodeFrames(z.narrow(2, schedule[i].Start, schedule[i].Length), cache, i == schedule.Count - 1));
+            video = torch.cat(parts, 2);
+        }
+        return scope.MoveToOuter(video.to(ScalarType.Float32));
+    }
+
+    /// <summary>Creates the cache for decoding one latent sequence chunk by chunk.</summary>
+    public CausalCache CreateDecoderCache() => new(CacheDirection.Decode);
+
+    /// <summary>
+    /// Decodes the next latent chunk (≥ 1 frame). Returns the video frames this chunk completes: with trilinear
+    /// temporal upsampling the last frames of a chunk are emitted with the next chunk, and
+    /// <paramref name="isLastChunk"/> flushes them. The frames of all calls concatenated equal <see cref="Decode"/>.
+    /// </summary>
+    public Tensor DecodeChunk(Tensor latentChunk, CausalCache cache, bool isLastChunk)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(cache);
+        if (cache.Direction != CacheDirection.Decode) throw new ArgumentException("this cache was made for encoding; use CreateDecoderCache().", nameof(cache));
+        CheckLatent(latentChunk, "latent chunk");
+        using var mode = inference_mode();
+        using var scope = NewDisposeScope();
+        var video = DecodeFrames(ToModel(latentChunk), cache, isLastChunk);
+        return scope.MoveToOuter(video.to(ScalarType.Float32));
+    }
+
+    private Tensor DecodeFrames(Tensor z, CausalCache cache, bool isLast)
+    {
+        if (cache.Completed) throw new InvalidOperationException("this decoder cache already processed its last chunk; create a new one for the next video.");
+        if (cache.ChunksProcessed == 0) cache.FrameShape = [z.shape[0], z.shape[3], z.shape[4]];
+        else
+        {
+            var s = cache.FrameShape!;
+            if (z.shape[0] != s[0] || z.shape[3] != s[1] || z.shape[4] != s[2])
+                throw new ArgumentException($"latent chunk {cache.ChunksProcessed} has batch {z.shape[0]} and size {z.shape[3]}×{z.shape[4]}, but the first chunk had batch {s[0]} and {s[1]}×{s[2]}.");
+        }
+        cache.IsLastChunk = isLast;
+        var video = _net.decoder.Forward(z, cache, out _, out _);
+        cache.ChunksProcessed++;
+        cache.FramesProcessed += z.shape[2];
+        cache.Completed = isLast;
+        return video;
+    }
+
+    // ---------------------------------------------------------------- training entry points
+
+    /// <summary>Full forward with gradients for training: returns (reconstruction, posterior moments, W2, W3, Ŵ2, Ŵ3).</summary>
+    internal (Tensor Recon, Tensor Moments, Tensor EncL1, Tensor EncL2, Tensor DecL1, Tensor DecL2) TrainingForward(Tensor x, Tensor? noise)
+    {
+        var moments = _net.encoder.Forward(x, null, out var el1, out var el2);
+        var parts = moments.chunk(2, 1);
+        var z = parts[0];
+        if (noise is not null) z = z.add(parts[1].clamp(-30, 20).mul(0.5).exp().mul(noise));
+        var recon = _net.decoder.Forward(z, null, out var dl1, out var dl2);
+        return (recon, moments, el1, el2, dl1, dl2);
+    }
+
+    // ---------------------------------------------------------------- shapes and padding
+
+    /// <summary>
+    /// Pads a video to the nearest valid shape by repeating its last frame, row and column (the opt-in
+    /// <see cref="ShapePolicy.PadAndTrim"/>); returns the padded tensor. Use <see cref="Trim"/> after decode.
+    /// </summary>
+    public static Tensor PadToValid(Tensor video)
+    {
+        CheckRank(video, "video");
+        long t = video.shape[2], h = video.shape[3], w = video.shape[4];
+        long pt = VideoShapeRules.PadFrameCountOrSelf(t) - t, ph = VideoShapeRules.PaddedSide(h) - h, pw = VideoShapeRules.PaddedSide(w) - w;
+        if (pt == 0 && ph == 0 && pw == 0) return video.alias();
+        return nn.functional.pad(video, [0, pw, 0, ph, 0, pt], PaddingModes.Replicate);
+    }
+
+    /// <summary>Cuts a decoded video back to T×H×W (the shape before <see cref="PadToValid"/>).</summary>
+    public static Tensor Trim(Tensor video, long frames, long height, long width) =>
+        video.narrow(2, 0, Math.Min(frames, video.shape[2])).narrow(3, 0, Math.Min(height, video.shape[3])).narrow(4, 0, Math.Min(width, video.shape[4]));
+
+    /// <summary>The chunk schedule: [0, 1) then <paramref name="step"/> frames per chunk (the last may be shorter).</summary>
+    public static IEnumerable<(long Start, long Length)> ChunkSchedule(long frames, long step)
+    {
+        yield return (0, 1);
+        for (long s = 1; s < frames; s += step) yield return (s, Math.Min(step, frames - s));
+    }
+
+    private static void CheckEncodeChunk(int n)
+    {
+        if (n < 4 || n % 4 != 0)
+            throw new ArgumentOutOfRangeException("chunkFrames", n, "encode chunk size must be a positive multiple of 4 video frames (each 4 frames make one latent frame), e.g. 4, 8 or 16.");
+    }
+
+    private static void CheckRank(Tensor t, string what)
+    {
+        if (t.dim() != 5) throw new ArgumentException($"{what} must be 5-D (B, C, T, H, W), got shape [{string.Join(",", t.shape)}].");
+    }
+
+    private static void CheckVideo(Tensor video, string what)
+    {
+        CheckRank(video, what);
+        if (video.shape[1] != 3) throw new ArgumentException($"{what} must have 3 (RGB) channels in dim 1, got shape [{string.Join(",", video.shape)}].");
+        if (!video.is_floating_point()) throw new ArgumentException($"{what} must be floating point in [-1, 1], got {video.dtype}.");
+    }
+
+    private void CheckLatent(Tensor z, string what)
+    {
+        CheckRank(z, what);
+        if (z.shape[1] != Config.LatentDim) throw new ArgumentException($"{what} must have latent_dim = {Config.LatentDim} channels in dim 1, got shape [{string.Join(",", z.shape)}].");
+        if (z.shape[2] < 1) throw new ArgumentException($"{what} has no frames.");
+        if (!z.is_floating_point()) throw new ArgumentException($"{what} must be floating point, got {z.dtype}.");
+    }
+
+    private Tensor ToModel(Tensor x) => x.to(DType, Device);
+
+    private static Device ResolveDevice(Device? device)
+    {
+        var d = device ?? CPU;
+        if (d.type == DeviceType.CUDA && !cuda.is_available())
+            throw new NotSupportedException("CUDA was requested but TorchSharp has no CUDA backend here. Build with -p:WfVaeTorchBackend=cuda, which references the TorchSharp-cuda-linux package, on a machine with an NVIDIA driver.");
+        return d;
+    }
+
+    /// <summary>Parses "cpu", "cuda" or "cuda:N".</summary>
+    public static Device ParseDevice(string name) => name.ToLowerInvariant() switch
+    {
+        "cpu" => CPU,
+        var s when s == "cuda" || s.StartsWith("cuda:", StringComparison.Ordinal) => ResolveDevice(new Device(s)),
+        _ => throw new ArgumentException($"device '{name}' is not valid; use cpu, cuda or cuda:N."),
+    };
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _net.Dispose();
+    }
+}
+
+/// <summary>A checkpoint whose tensors do not match the config (missing, unexpected or wrongly shaped keys).</summary>
+public sealed class WfVaeCheckpointException : Exception
+{
+    public WfVaeCheckpointException(string message) : base(message) { }
+}
