@@ -1,0 +1,70 @@
+using System.CommandLine;
+using WfVae;
+using static TorchSharp.torch;
+
+namespace WfVae.Cli.Commands;
+
+/// <summary>Options and error handling shared by the commands.</summary>
+internal static class CliSupport
+{
+    public static Option<string?> ModelOption() => new("--model", "-m")
+    {
+        Description = "WF-VAE folder (config.json + diffusion_pytorch_model.safetensors). Default: the model shipped with wfvae.",
+    };
+
+    public static Option<string> DeviceOption() => new("--device")
+    {
+        Description = "cpu, cuda or cuda:N.",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    public static Option<int?> ChunkFramesOption(string what) => new("--chunk-frames")
+    {
+        Description = what,
+    };
+
+    /// <summary>Runs a command body; any failure becomes one line on stderr and exit code 1.</summary>
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("error: cancelled");
+            return 130;
+        }
+        catch (Exception e)
+        {
+            var inner = e is TypeInitializationException && e.InnerException is not null ? e.InnerException : e;
+            Console.Error.WriteLine($"error: {OneLine(inner.Message)}");
+            if (Environment.GetEnvironmentVariable("WFVAE_DEBUG") == "1") Console.Error.WriteLine(inner);
+            return 1;
+        }
+    }
+
+    private static string OneLine(string s) => string.Join(" ", s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    /// <summary>Loads <paramref name="dir"/>, or the default shipped model when it is null.</summary>
+    public static WfVaeModel LoadModel(string? dir, string device)
+    {
+        var dev = WfVaeModel.ParseDevice(device);
+        string path = dir ?? DefaultModel.Directory
+            ?? throw new InvalidOperationException($"no --model given and no default model found ({DefaultModel.SearchDescription}); pass --model DIR with a WF-VAE folder (config.json + diffusion_pytorch_model.safetensors).");
+        return WfVaeModel.Load(path, dev);
+    }
+
+    /// <summary>Reads one named float tensor from a safetensors file, naming what the file holds on a miss.</summary>
+    public static Tensor ReadTensor(string path, params string[] names)
+    {
+        using var r = new SafetensorsReader(path);
+        foreach (var n in names)
+            if (r.Entries.ContainsKey(n)) return r.Read(n).to(ScalarType.Float32);
+        throw new InvalidDataException($"'{path}' has no tensor named {string.Join(" or ", names.Select(n => $"'{n}'"))}; it holds: {string.Join(", ", r.Entries.Keys)}.");
+    }
+
+    public static string Shape(Tensor t) => "[" + string.Join(",", t.shape) + "]";
+
+    public static bool IsSafetensors(string path) => path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,42 @@
+using System.CommandLine;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace WfVae.Cli.Commands;
+
+/// <summary><c>wfvae encode</c>: video (.safetensors tensor or video file) → latent_mean / latent_logvar [/ latent].</summary>
+internal static class EncodeCommand
+{
+    public static Command Create()
+    {
+        var model = CliSupport.ModelOption();
+        var device = CliSupport.DeviceOption();
+        var input = new Option<string>("--input", "-i") { Description = "A .safetensors file with a float32 tensor 'video' (B,3,T,H,W in [-1,1]) or a video file.", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "Output .safetensors file.", Required = true };
+        var chunk = CliSupport.ChunkFramesOption("Causal Cache chunked encoding: video frames per chunk after frame 0 (a multiple of 4).");
+        var sample = new Option<bool>("--sample") { Description = "Also draw a latent sample ('latent')." };
+        var seed = new Option<long>("--seed") { Description = "Seed for --sample.", DefaultValueFactory = _ => 0 };
+        var size = new Option<int?>("--size") { Description = "Video file input: resize and centre-crop to SIZE×SIZE." };
+        var maxFrames = new Option<int?>("--max-frames") { Description = "Video file input: read at most this many frames." };
+        var pad = new Option<bool>("--pad") { Description = "Pad T to 1+4k and H, W to multiples of 8 (repeat last frame/edge) instead of failing." };
+        var cmd = new Command("encode", "Encode a video to WF-VAE latents.") { model, device, input, output, chunk, sample, seed, size, maxFrames, pad };
+        cmd.SetAction(r => CliSupport.Run(() =>
+        {
+            string outPath = r.GetValue(output)!;
+            if (!CliSupport.IsSafetensors(outPath)) throw new ArgumentException($"--output '{outPath}' must end in .safetensors.");
+            using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!);
+            using var scope = NewDisposeScope();
+            var video = VideoInput.Read(r.GetValue(input)!, r.GetValue(size), r.GetValue(maxFrames));
+            long t = video.shape[2], h = video.shape[3], w = video.shape[4];
+            if (r.GetValue(pad)) video = WfVaeModel.PadToValid(video);
+            using var post = m.Encode(video, r.GetValue(chunk));
+            var tensors = new List<KeyValuePair<string, Tensor>> { new("latent_mean", post.Mean), new("latent_logvar", post.LogVar) };
+            if (r.GetValue(sample)) tensors.Add(new("latent", post.Sample(r.GetValue(seed))));
+            var meta = new Dictionary<string, string> { ["source_frames"] = $"{t}", ["source_height"] = $"{h}", ["source_width"] = $"{w}", ["producer"] = "wfvae encode" };
+            SafetensorsWriter.Write(outPath, tensors, meta);
+            Console.WriteLine($"encoded [{string.Join(",", video.shape)}] -> latent {CliSupport.Shape(post.Mean)} -> {outPath}");
+            return 0;
+        }));
+        return cmd;
+    }
+}

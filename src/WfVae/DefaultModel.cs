@@ -1,0 +1,32 @@
+namespace WfVae;
+
+/// <summary>
+/// Finds the small WF-VAE this project trains and ships (models/wfvae-default in the repository, copied next
+/// to the CLI), so the main job runs offline when no model folder is given.
+/// </summary>
+public static class DefaultModel
+{
+    /// <summary>Environment variable that overrides the default model folder.</summary>
+    public const string EnvironmentVariable = "WFVAE_MODEL";
+
+    /// <summary>Folder name of the shipped model.</summary>
+    public const string FolderName = "wfvae-default";
+
+    /// <summary>Where the default model is looked for, in order.</summary>
+    public static string SearchDescription =>
+        $"${EnvironmentVariable}, {Path.Combine(AppContext.BaseDirectory, "models", FolderName)}, models/{FolderName} above the program folder";
+
+    /// <summary>The first folder holding config.json and weights, or null.</summary>
+    public static string? Directory => Candidates().FirstOrDefault(IsModelFolder);
+
+    private static IEnumerable<string> Candidates()
+    {
+        if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env) yield return env;
+        yield return Path.Combine(AppContext.BaseDirectory, "models", FolderName);
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            yield return Path.Combine(d.FullName, "models", FolderName);
+    }
+
+    private static bool IsModelFolder(string dir) =>
+        File.Exists(Path.Combine(dir, WfVaeModel.ConfigFileName)) && File.Exists(Path.Combine(dir, WfVaeModel.WeightsFileName));
+}

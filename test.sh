@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the solution and runs every test; ends with "N passed, N failed".
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+bash scripts/ensure-deps.sh || exit 1
+log="$(mktemp)"
+dotnet test WfVae.MLNet.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+passed=$(grep -Eo 'Passed:[[:space:]]+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo 'Failed:[[:space:]]+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+rm -f "$log"
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; echo "dotnet test exited with $rc (build or runner failure)"; fi
+echo "$passed passed, $failed failed"
+exit "$rc"
