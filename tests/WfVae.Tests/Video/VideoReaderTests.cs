@@ -1,0 +1,296 @@
+using System.Diagnostics;
+using WfVae.Video;
+
+namespace WfVae.Tests.Video;
+
+[Collection("Video")]
+public sealed class VideoReaderTests(VideoFixture fx)
+{
+    [Theory]
+    [InlineData("testsrc", 64, 48)]
+    [InlineData("mandelbrot", 32, 32)]
+    [InlineData("box", 64, 64)]
+    public void ReadFramesRgb24_NativeSize_EqualsFfmpegDecode(string which, int w, int h)
+    {
+        string file = which switch { "testsrc" => fx.Testsrc, "mandelbrot" => fx.Mandelbrot, _ => fx.MovingBox };
+        List<byte[]> expected = fx.Decoded(file, w, h);
+        List<byte[]> got = VideoReader.ReadFramesRgb24(file).ToList();
+        Assert.Equal(expected.Count, got.Count);
+        for (int i = 0; i < got.Count; i++)
+            Assert.InRange(Ffmpeg.MaxAbsDiff(expected[i], got[i]), 0, 1);
+    }
+
+    [Fact]
+    public void ReadFramesRgb24_MovingBox_HasKnownMotion()
+    {
+        var frames = VideoReader.ReadFramesRgb24(fx.MovingBox).ToList();
+        Assert.Equal(32, frames.Count);
+        for (int t = 0; t < frames.Count; t++)
+        {
+            for (int x = 0; x < 64; x++)
+            {
+                bool inBox = x >= 2 * t && x < 2 * t + 8;
+                byte r = frames[t][(12 * 64 + x) * 3];
+                Assert.True(inBox ? r > 250 : r < 5, $"frame {t}, x {x}: red {r}, box expected: {inBox}");
+                Assert.True(frames[t][(30 * 64 + x) * 3 + 1] < 5, "row 30 is background");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(40, null, 40, 48)]
+    [InlineData(null, 24, 64, 24)]
+    [InlineData(17, 13, 17, 13)]
+    [InlineData(96, 80, 96, 80)]
+    public void ReadFramesRgb24_ResizeAndCentreCrop_GivesExactSize(int? width, int? height, int expectW, int expectH)
+    {
+        var opts = new VideoReadOptions { Width = width, Height = height, MaxFrames = 3 };
+        var frames = VideoReader.ReadFramesRgb24(fx.Testsrc, opts).ToList();
+        Assert.Equal(3, frames.Count);
+        Assert.All(frames, f => Assert.Equal(expectW * expectH * 3, f.Length));
+    }
+
+    [Theory]
+    [InlineData(32, 32)] // 64x32 covers 32x32 at scale 1: crop keeps x 16..47 (green only)
+    [InlineData(16, 16)] // scaled to 32x16, crop keeps the green middle
+    public void ReadFramesRgb24_CoverCrop_KeepsTheCentre(int width, int height)
+    {
+        var frames = VideoReader.ReadFramesRgb24(fx.Bands, new VideoReadOptions { Width = width, Height = height }).ToList();
+        Assert.Equal(4, frames.Count);
+        foreach (byte[] f in frames)
+        {
+            for (int y = 0; y < height; y++)
+            {
+                for (int x = 1; x < width - 1; x++) // edge columns may blend with the cropped-off bands when scaling
+                {
+                    int o = (y * width + x) * 3;
+                    Assert.True(f[o] < 16 && f[o + 1] > 239 && f[o + 2] < 16, $"({x},{y}) = {f[o]},{f[o + 1]},{f[o + 2]} is not green");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void ReadFramesRgb24_WideTarget_CropsVerticallyNotSquashing()
+    {
+        // 64x32 into 64x16: scale stays 1, crop keeps rows 8..23; the red and blue bands stay at the sides.
+        byte[] f = VideoReader.ReadFramesRgb24(fx.Bands, new VideoReadOptions { Width = 64, Height = 16, MaxFrames = 1 }).Single();
+        Assert.Equal(64 * 16 * 3, f.Length);
+        Assert.True(f[(8 * 64 + 4) * 3] > 239 && f[(8 * 64 + 4) * 3 + 1] < 16, "left band is red");
+        Assert.True(f[(8 * 64 + 32) * 3 + 1] > 239, "middle is green");
+        Assert.True(f[(8 * 64 + 60) * 3 + 2] > 239 && f[(8 * 64 + 60) * 3] < 16, "right band is blue");
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(40)]
+    public void ReadFramesRgb24_FrameStep_KeepsEveryNthFrame(int step)
+    {
+        var reference = fx.Decoded(fx.MovingBox, 64, 64);
+        var got = VideoReader.ReadFramesRgb24(fx.MovingBox, new VideoReadOptions { FrameStep = step }).ToList();
+        var expected = reference.Where((_, i) => i % step == 0).ToList();
+        Assert.Equal(expected.Count, got.Count);
+        for (int i = 0; i < got.Count; i++)
+            Assert.Equal(expected[i], got[i]);
+    }
+
+    [Fact]
+    public void ReadFramesRgb24_Start_SkipsToThatTime()
+    {
+        var reference = fx.Decoded(fx.MovingBox, 64, 64);
+        var got = VideoReader.ReadFramesRgb24(fx.MovingBox, new VideoReadOptions { Start = TimeSpan.FromSeconds(1) }).ToList();
+        Assert.Equal(reference.Count - 8, got.Count); // 8 fps: 1 s = frame 8
+        Assert.Equal(reference[8], got[0]);
+        Assert.Equal(reference[^1], got[^1]);
+    }
+
+    [Fact]
+    public void ReadFramesRgb24_MaxFrames_StopsEarly()
+    {
+        var reference = fx.Decoded(fx.MovingBox, 64, 64);
+        var got = VideoReader.ReadFramesRgb24(fx.MovingBox, new VideoReadOptions { MaxFrames = 5 }).ToList();
+        Assert.Equal(reference.Take(5), got);
+    }
+
+    [Fact]
+    public void ReadFramesRgb24_StartStepAndMaxFrames_Combine()
+    {
+        var reference = fx.Decoded(fx.MovingBox, 64, 64);
+        var opts = new VideoReadOptions { Start = TimeSpan.FromSeconds(1), FrameStep = 2, MaxFrames = 4 };
+        var got = VideoReader.ReadFramesRgb24(fx.MovingBox, opts).ToList();
+        Assert.Equal(new[] { reference[8], reference[10], reference[12], reference[14] }, got);
+    }
+
+    [Theory]
+    [InlineData(8, new[] { 1, 8, 8, 8, 8 })]
+    [InlineData(5, new[] { 1, 5, 5, 5, 5, 5, 5, 2 })]
+    [InlineData(1, new[] { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 })]
+    public void ReadChunks_FirstChunkOneFrameThenChunkFrames(int chunkFrames, int[] expectedFrames)
+    {
+        int frameFloats = 3 * 48 * 64;
+        var sizes = VideoReader.ReadChunks(fx.Testsrc, chunkFrames).Select(c =>
+        {
+            Assert.Equal(0, c.Length % frameFloats);
+            return c.Length / frameFloats;
+        }).ToArray();
+        Assert.Equal(expectedFrames, sizes);
+    }
+
+    [Fact]
+    public void ReadChunks_PlanarLayoutAndRange()
+    {
+        const int w = 64, h = 64, hw = w * h;
+        var reference = fx.Decoded(fx.MovingBox, w, h);
+        int first = 0;
+        float min = float.MaxValue, max = float.MinValue;
+        foreach (float[] chunk in VideoReader.ReadChunks(fx.MovingBox, 4))
+        {
+            int t = chunk.Length / (3 * hw);
+            for (int c = 0; c < 3; c++)
+            for (int i = 0; i < t; i++)
+            for (int p = 0; p < hw; p++)
+            {
+                float v = chunk[(c * t + i) * hw + p];
+                float expected = reference[first + i][p * 3 + c] / 127.5f - 1f;
+                if (v != expected)
+                    Assert.Fail($"frame {first + i}, channel {c}, pixel {p}: {v} != {expected}");
+                min = Math.Min(min, v);
+                max = Math.Max(max, v);
+            }
+            first += t;
+        }
+        Assert.Equal(reference.Count, first);
+        Assert.Equal(-1f, min);
+        Assert.Equal(1f, max);
+    }
+
+    [Fact]
+    public void ReadChunks_WithOptions_ResizesAndLimits()
+    {
+        var chunks = VideoReader.ReadChunks(fx.Testsrc, 4, new VideoReadOptions { Width = 16, Height = 16, MaxFrames = 7 }).ToList();
+        Assert.Equal(new[] { 1, 4, 2 }, chunks.Select(c => c.Length / (3 * 16 * 16)));
+        Assert.All(chunks, c => Assert.All(c, v => Assert.InRange(v, -1f, 1f)));
+    }
+
+    [Fact]
+    public void ReadAll_BothOverloadsMatchChunks()
+    {
+        var opts = new VideoReadOptions { MaxFrames = 9 };
+        VideoClip clip = VideoReader.ReadAll(fx.Testsrc, opts);
+        Assert.Equal((9, 48, 64), (clip.Frames, clip.Height, clip.Width));
+        Assert.Equal(3 * 9 * 48 * 64, clip.Data.Length);
+
+        float[] data = VideoReader.ReadAll(fx.Testsrc, opts, out int frames, out int height, out int width);
+        Assert.Equal((9, 48, 64), (frames, height, width));
+        Assert.Equal(clip.Data, data);
+
+        // The same values as one 9-frame chunk (chunk 1 then 8 would split it; so compare frame by frame through rgb).
+        var rgb = VideoReader.ReadFramesRgb24(fx.Testsrc, opts).ToList();
+        int hw = 48 * 64;
+        for (int t = 0; t < 9; t++)
+            for (int p = 0; p < hw; p += 97)
+                for (int c = 0; c < 3; c++)
+                    Assert.Equal(rgb[t][p * 3 + c] / 127.5f - 1f, data[(c * 9 + t) * hw + p]);
+    }
+
+    [Theory]
+    [InlineData("Width")]
+    [InlineData("Height")]
+    [InlineData("FrameStep")]
+    [InlineData("Start")]
+    [InlineData("MaxFrames")]
+    public void Options_InvalidValue_ThrowsNamingFieldAndRange(string field)
+    {
+        var opts = field switch
+        {
+            "Width" => new VideoReadOptions { Width = 0 },
+            "Height" => new VideoReadOptions { Height = VideoReadOptions.MaxDimension + 1 },
+            "FrameStep" => new VideoReadOptions { FrameStep = 0 },
+            "Start" => new VideoReadOptions { Start = TimeSpan.FromSeconds(-1) },
+            _ => new VideoReadOptions { MaxFrames = -3 },
+        };
+        // Thrown at the call, before any enumeration or file access.
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => VideoReader.ReadFramesRgb24("/nonexistent.mp4", opts));
+        Assert.Equal(field, ex.ParamName);
+        Assert.Contains("VideoReadOptions." + field, ex.Message);
+        Assert.Matches(@"\[|>=", ex.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => VideoReader.ReadChunks(fx.Testsrc, 4, opts));
+        Assert.Throws<ArgumentOutOfRangeException>(() => VideoReader.ReadAll(fx.Testsrc, opts));
+    }
+
+    [Fact]
+    public void ReadChunks_NonPositiveChunkFrames_Throws()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => VideoReader.ReadChunks(fx.Testsrc, 0));
+        Assert.Equal("chunkFrames", ex.ParamName);
+    }
+
+    [Fact]
+    public void EarlyDispose_KillsFfmpegAndReturnsQuickly()
+    {
+        string longClip = MakeLongClip();
+        var pids = new List<int>();
+        FfmpegTools.ProcessStarted.Value = pids.Add;
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            using (var e = VideoReader.ReadFramesRgb24(longClip).GetEnumerator())
+            {
+                Assert.True(e.MoveNext());
+                Assert.True(e.MoveNext());
+                Assert.Equal(64 * 64 * 3, e.Current.Length);
+            }
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(3), $"dispose took {sw.Elapsed}");
+        }
+        finally
+        {
+            FfmpegTools.ProcessStarted.Value = null;
+        }
+        Assert.NotEmpty(pids);
+        Assert.All(pids, pid => Assert.False(Ffmpeg.ProcessExists(pid), $"process {pid} is still there (running or zombie)"));
+    }
+
+    [Fact]
+    public void Cancellation_KillsFfmpegAndThrows()
+    {
+        string longClip = MakeLongClip();
+        var pids = new List<int>();
+        FfmpegTools.ProcessStarted.Value = pids.Add;
+        try
+        {
+            using var cts = new CancellationTokenSource();
+            int seen = 0;
+            Assert.ThrowsAny<OperationCanceledException>(() =>
+            {
+                foreach (var chunk in VideoReader.ReadChunks(longClip, 4, ct: cts.Token))
+                {
+                    if (++seen == 2)
+                        cts.Cancel();
+                }
+            });
+            Assert.Equal(2, seen);
+        }
+        finally
+        {
+            FfmpegTools.ProcessStarted.Value = null;
+        }
+        Assert.NotEmpty(pids);
+        Assert.All(pids, pid => Assert.False(Ffmpeg.ProcessExists(pid), $"process {pid} is still there"));
+    }
+
+    private string MakeLongClip()
+    {
+        string file = Path.Combine(fx.Dir, "long.mp4");
+        lock (typeof(VideoReaderTests))
+        {
+            if (!File.Exists(file))
+            {
+                string tmp = Path.Combine(fx.Dir, "long.tmp.mp4");
+                // 500 frames of 12 KiB: far more than the pipe can buffer, so ffmpeg is mid-stream when we stop.
+                Ffmpeg.Generate(tmp, ["-f", "lavfi", "-i", "testsrc2=s=64x64:r=25", "-frames:v", "500", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]);
+                File.Move(tmp, file);
+            }
+        }
+        return file;
+    }
+}
