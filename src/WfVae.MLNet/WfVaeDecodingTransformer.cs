@@ -1,0 +1,91 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using WfVae.MLNet.Persistence;
+
+namespace WfVae.MLNet;
+
+/// <summary>
+/// Decodes a WF-VAE latent column into a video column <c>VectorDataViewType(Single, 3, T, H, W)</c>. Created by
+/// <see cref="WfVaeDecodingEstimator.Fit"/>. Lazy, thread-safe, saveable and disposable like <see cref="WfVaeEncodingTransformer"/>.
+/// </summary>
+public sealed class WfVaeDecodingTransformer : ITransformer, ICanSaveModel, IDisposable
+{
+    private readonly ModelHandle _model;
+    private readonly DecodingMapping _mapping;
+
+    internal WfVaeDecodingTransformer(WfVaeDecoderOptions options, DataViewSchema inputSchema)
+    {
+        Names.FindInput(inputSchema, options.InputColumnName);
+        _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeDecodingTransformer));
+        try
+        {
+            _mapping = DecodingMapping.Create(options, _model.Model.Config.LatentDim, inputSchema, () => _model.Model);
+        }
+        catch
+        {
+            _model.Dispose();
+            throw;
+        }
+        Options = options;
+    }
+
+    /// <summary>The options the stage was created with.</summary>
+    public WfVaeDecoderOptions Options { get; }
+
+    /// <summary>The model that decodes the rows.</summary>
+    public WfVaeModel Model => _model.Model;
+
+    /// <summary>The latent input column.</summary>
+    public string InputColumnName => _mapping.InputColumnName;
+
+    /// <summary>The decoded-video column.</summary>
+    public string OutputColumnName => _mapping.Outputs[0].Name;
+
+    /// <summary>Decoded (3, T, H, W) of every row, or null when it depends on the row (then the video column is variable-size).</summary>
+    public IReadOnlyList<int>? VideoShape => _mapping.Outputs[0].Type.IsKnownSize ? [.. _mapping.Outputs[0].Type.Dimensions] : null;
+
+    /// <summary>True: the transformer maps rows one by one.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>The schema <see cref="Transform"/> produces for <paramref name="inputSchema"/>; throws ML.NET's schema errors.</summary>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        _model.CheckAlive();
+        _mapping.BindInput(inputSchema);
+        return MappedDataView.BuildSchema(inputSchema, _mapping);
+    }
+
+    /// <summary>A row-to-row mapper over <paramref name="inputSchema"/>.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        _model.CheckAlive();
+        return new MappedRowToRowMapper(inputSchema, _mapping, _model.CheckAlive);
+    }
+
+    /// <summary>Adds the decoded-video column to <paramref name="input"/>, lazily.</summary>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        _model.CheckAlive();
+        return new MappedDataView(input, _mapping, _model.CheckAlive);
+    }
+
+    /// <summary>Saves the stage as a chain of public ML.NET stages recording the model folder and sha256; see <see cref="WfVaeEncodingTransformer"/>.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        var stage = new SavedStage
+        {
+            Model = WfVaeModelRegistry.Describe(_model.Model, _model.Stamp),
+            Column = _mapping.InputColumnName,
+            Decode = _mapping.Plan,
+        };
+        var chain = SavedPipelines.Build(stage, _mapping.InputColumnName, _mapping.FittedInputType, _mapping.Outputs, latentParts: 1, pooledLength: 0);
+        ((ICanSaveModel)chain).Save(ctx);
+    }
+
+    /// <summary>Frees the model's native memory if the transformer loaded it.</summary>
+    public void Dispose() => _model.Dispose();
+}

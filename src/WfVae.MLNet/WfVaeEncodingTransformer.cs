@@ -1,0 +1,106 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using WfVae.MLNet.Persistence;
+
+namespace WfVae.MLNet;
+
+/// <summary>
+/// Encodes a video column into WF-VAE latent columns: the latent mean (<c>VectorDataViewType(Single, z, t, h, w)</c>) and, as
+/// configured, the log-variance, a seeded sample and pooled per-channel features. Created by
+/// <see cref="WfVaeEncodingEstimator.Fit"/>.
+/// </summary>
+/// <remarks>
+/// <para><see cref="Transform"/> is lazy: rows are encoded when a cursor reads an output column, once per row however many output
+/// columns are read. Parallel cursors (<c>GetRowCursorSet</c>) are safe and give identical values: the model is shared and
+/// read-only, every cursor keeps its own Causal Cache.</para>
+/// <para>Saving (<c>mlContext.Model.Save</c>) writes a chain of public ML.NET stages that records the model folder and the sha256
+/// of its files; see <see cref="WfVaeModelRegistry"/>. After loading, latent columns keep their values and sizes but are flat
+/// vectors (<c>Vector&lt;Single, z·t·h·w&gt;</c>), because ML.NET cannot restore multi-dimensional vector types from public stages.</para>
+/// <para>Dispose the transformer to free the model's native memory (a model passed in <see cref="WfVaeEncoderOptions.Model"/>
+/// belongs to the caller and is not disposed).</para>
+/// </remarks>
+public sealed class WfVaeEncodingTransformer : ITransformer, ICanSaveModel, IDisposable
+{
+    private readonly ModelHandle _model;
+    private readonly EncodingMapping _mapping;
+
+    internal WfVaeEncodingTransformer(WfVaeEncoderOptions options, DataViewSchema inputSchema)
+    {
+        Names.FindInput(inputSchema, options.InputColumnName);
+        _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeEncodingTransformer));
+        try
+        {
+            _mapping = EncodingMapping.Create(options, _model.Model.Config.LatentDim, inputSchema, () => _model.Model);
+        }
+        catch
+        {
+            _model.Dispose();
+            throw;
+        }
+        Options = options;
+    }
+
+    /// <summary>The options the stage was created with.</summary>
+    public WfVaeEncoderOptions Options { get; }
+
+    /// <summary>The model that encodes the rows.</summary>
+    public WfVaeModel Model => _model.Model;
+
+    /// <summary>The input column.</summary>
+    public string InputColumnName => _mapping.InputColumnName;
+
+    /// <summary>The output columns in schema order: the mean, then log-variance, sample and pooled features as enabled.</summary>
+    public IReadOnlyList<string> OutputColumnNames => [.. _mapping.Outputs.Select(o => o.Name)];
+
+    /// <summary>Latent shape (z, t, h, w) of every row, or null when it depends on the video (then the latent columns are variable-size vectors).</summary>
+    public IReadOnlyList<int>? LatentShape => _mapping.Plan.LatentShape?.ToArray();
+
+    /// <summary>True: the transformer maps rows one by one (so it works in prediction engines).</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>The schema <see cref="Transform"/> produces for <paramref name="inputSchema"/>; throws ML.NET's schema errors.</summary>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        _model.CheckAlive();
+        _mapping.BindInput(inputSchema);
+        return MappedDataView.BuildSchema(inputSchema, _mapping);
+    }
+
+    /// <summary>A row-to-row mapper over <paramref name="inputSchema"/> (used by prediction engines and transformer chains).</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        _model.CheckAlive();
+        return new MappedRowToRowMapper(inputSchema, _mapping, _model.CheckAlive);
+    }
+
+    /// <summary>Adds the latent columns to <paramref name="input"/>, lazily.</summary>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        _model.CheckAlive();
+        return new MappedDataView(input, _mapping, _model.CheckAlive);
+    }
+
+    /// <summary>
+    /// Saves the stage as a chain of public ML.NET stages (CustomMapping, Expression, Concatenate, CopyColumns, DropColumns) that
+    /// records the model folder and sha256; called by <c>mlContext.Model.Save</c>.
+    /// </summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        var stage = new SavedStage
+        {
+            Model = WfVaeModelRegistry.Describe(_model.Model, _model.Stamp),
+            Column = _mapping.InputColumnName,
+            Encode = _mapping.Plan,
+        };
+        var chain = SavedPipelines.Build(stage, _mapping.InputColumnName, _mapping.FittedInputType, _mapping.Outputs,
+            _mapping.Plan.LatentParts, _mapping.Plan.PooledLength);
+        ((ICanSaveModel)chain).Save(ctx);
+    }
+
+    /// <summary>Frees the model's native memory if the transformer loaded it. Cursors still open fail afterwards.</summary>
+    public void Dispose() => _model.Dispose();
+}
