@@ -1,0 +1,206 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using TorchSharp;
+using WfVae.Training;
+using WfVae.Video;
+using static TorchSharp.torch;
+
+namespace WfVae.Cli.Commands;
+
+/// <summary><c>wfvae train</c> (train or resume a run folder) and <c>wfvae export</c> (run checkpoint → model folder).</summary>
+internal static class TrainCommand
+{
+    /// <summary>The config used when --config is not given: the small official-class layout of the shipped model.</summary>
+    public static WfVaeConfig SmallConfig => new()
+    {
+        LatentDim = 16,
+        BaseChannels = 32,
+        EncoderNumResBlocks = 1,
+        EncoderEnergyFlowHiddenSize = 32,
+        DecoderNumResBlocks = 1,
+        DecoderEnergyFlowHiddenSize = 32,
+        ConnectResLayerNum = 1,
+        UseAttention = false,
+        NormType = NormType.LayerNorm,
+        TInterpolation = TemporalInterpolation.Trilinear,
+        Scale = [0.18215, 0.18215, 0.18215, 0.18215],
+        Shift = [0, 0, 0, 0],
+        DiffusersVersion = "0.30.2",
+    };
+
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "Folder of training videos (searched recursively: mp4, mkv, webm, avi, mov, m4v, gif).", Required = true };
+        var run = new Option<string>("--out", "--run") { Description = "Run folder; holds checkpoint/ and train.log. When it already has a checkpoint the run resumes.", Required = true };
+        var config = new Option<string?>("--config") { Description = "config.json of the WFVAEModel to train from scratch (default: the small shipped layout, base_channels 32, latent_dim 16)." };
+        var init = new Option<string?>("--init-model") { Description = "Fine-tune: start from this model folder (config.json + safetensors) instead of random weights." };
+        var steps = new Option<int?>("--steps") { Description = "Total steps of the run (default 1000; on resume, extends or shortens the stored value)." };
+        var until = new Option<long?>("--until") { Description = "Stop (with a checkpoint) at this step without changing the schedule, which still runs to --steps." };
+        var batch = new Option<int>("--batch") { Description = "Clips per step.", DefaultValueFactory = _ => 1 };
+        var frames = new Option<int>("--frames") { Description = "Frames per clip, 1+4k.", DefaultValueFactory = _ => 9 };
+        var size = new Option<int>("--size") { Description = "Square crop size (multiple of 8).", DefaultValueFactory = _ => 64 };
+        var lr = new Option<double?>("--lr") { Description = "Peak learning rate (default 1e-4; official 1e-5 at batch 8)." };
+        var warmup = new Option<int>("--warmup") { Description = "Linear warm-up steps.", DefaultValueFactory = _ => 0 };
+        var cosine = new Option<bool>("--cosine") { Description = "Cosine-decay the learning rate to 10% at the last step (default: constant, as official)." };
+        var clip = new Option<double>("--clip-grad") { Description = "Global gradient-norm clip (0 disables).", DefaultValueFactory = _ => 1.0 };
+        var ema = new Option<double>("--ema-decay") { Description = "EMA decay.", DefaultValueFactory = _ => 0.999 };
+        var kl = new Option<double>("--kl-weight") { Description = "KL weight.", DefaultValueFactory = _ => 1e-6 };
+        var wl = new Option<double>("--wavelet-weight") { Description = "Wavelet (energy-flow) loss weight.", DefaultValueFactory = _ => 0.1 };
+        var gan = new Option<bool>("--gan") { Description = "Train the 3D PatchGAN discriminator (hinge loss, adaptive weight)." };
+        var discStart = new Option<int>("--disc-start") { Description = "First step with the adversarial term.", DefaultValueFactory = _ => 0 };
+        var discWeight = new Option<double>("--disc-weight") { Description = "disc_weight of the adaptive adversarial weight.", DefaultValueFactory = _ => 0.5 };
+        var lpips = new Option<string?>("--lpips") { Description = "LPIPS weights (not supported in this port: no LPIPS network is included)." };
+        var bf16 = new Option<bool>("--bf16") { Description = "bfloat16 forward/backward with fp32 master weights (CUDA only)." };
+        var seed = new Option<long>("--seed") { Description = "Seed for weights, data and noise.", DefaultValueFactory = _ => 0 };
+        var ckptEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => 100 };
+        var logEvery = new Option<int>("--log-every") { Description = "Steps between progress lines.", DefaultValueFactory = _ => 10 };
+        var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)." };
+        var resume = new Option<bool>("--resume") { Description = "Require an existing checkpoint in the run folder (resuming is automatic when one exists)." };
+        var device = CliSupport.DeviceOption();
+        var cmd = new Command("train", "Train (or resume) a WF-VAE with the official objective: L1 + KL + wavelet loss (+ optional 3D PatchGAN); AdamW, EMA, atomic resumable checkpoints.")
+        {
+            data, run, config, init, steps, until, batch, frames, size, lr, warmup, cosine, clip, ema, kl, wl, gan, discStart, discWeight, lpips, bf16, seed, ckptEvery, logEvery, threads, resume, device,
+        };
+        cmd.SetAction(r => CliSupport.Run(() =>
+        {
+            if (r.GetValue(threads) is int nt) torch.set_num_threads(nt);
+            string runDir = r.GetValue(run)!;
+            var dev = WfVaeModel.ParseDevice(r.GetValue(device)!);
+            var dataset = VideoClipDataset.FromFolder(r.GetValue(data)!, DecodeVideo);
+            using var cts = new CancellationTokenSource();
+            _ = dataset.PreloadAsync(cts.Token);
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                if (cts.IsCancellationRequested) return; // a second Ctrl+C kills the process; the checkpoint swap is atomic
+                e.Cancel = true;
+                Log(runDir, "cancel requested: finishing the current step and writing a checkpoint (Ctrl+C again to abort)");
+                cts.Cancel();
+            };
+            Console.CancelKeyPress += onCancel;
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true;
+                Log(runDir, "SIGTERM: finishing the current step and writing a checkpoint");
+                cts.Cancel();
+            });
+            try
+            {
+                WfVaeTrainer trainer;
+                if (WfVaeTrainer.HasCheckpoint(runDir))
+                {
+                    trainer = WfVaeTrainer.Resume(runDir, o => o with
+                    {
+                        Steps = r.GetValue(steps) ?? o.Steps,
+                        LearningRate = r.GetValue(lr) ?? o.LearningRate,
+                        CheckpointEvery = r.GetValue(ckptEvery),
+                        LogEvery = r.GetValue(logEvery),
+                    }, dev);
+                    Log(runDir, $"resuming {Path.GetFullPath(runDir)} at step {trainer.Step}/{trainer.Options.Steps}");
+                }
+                else
+                {
+                    if (r.GetValue(resume)) throw new InvalidOperationException($"--resume: '{runDir}' has no checkpoint to resume.");
+                    var options = new TrainingOptions
+                    {
+                        Steps = r.GetValue(steps) ?? 1000,
+                        BatchSize = r.GetValue(batch),
+                        Frames = r.GetValue(frames),
+                        Size = r.GetValue(size),
+                        LearningRate = r.GetValue(lr) ?? 1e-4,
+                        WarmupSteps = r.GetValue(warmup),
+                        Schedule = r.GetValue(cosine) ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant,
+                        GradientClipNorm = r.GetValue(clip),
+                        EmaDecay = r.GetValue(ema),
+                        KlWeight = r.GetValue(kl),
+                        WaveletWeight = r.GetValue(wl),
+                        UseDiscriminator = r.GetValue(gan),
+                        DiscriminatorStart = r.GetValue(discStart),
+                        DiscriminatorWeight = r.GetValue(discWeight),
+                        LpipsWeights = r.GetValue(lpips),
+                        BFloat16 = r.GetValue(bf16),
+                        Seed = r.GetValue(seed),
+                        CheckpointEvery = r.GetValue(ckptEvery),
+                        LogEvery = r.GetValue(logEvery),
+                    };
+                    options.Validate();
+                    if (r.GetValue(init) is { } initDir)
+                        trainer = WfVaeTrainer.FromModel(runDir, initDir, options, dev);
+                    else
+                        trainer = WfVaeTrainer.CreateNew(runDir, r.GetValue(config) is { } cfg ? WfVaeConfig.Load(cfg) : SmallConfig, options, dev);
+                    Log(runDir, $"new run {Path.GetFullPath(runDir)}: {trainer.Model.ParameterCount:N0} parameters, {dataset.Paths.Count} videos, " +
+                        $"batch {options.BatchSize}×{options.Frames}×{options.Size}², lr {options.LearningRate:g3}, {options.Steps} steps, threads {torch.get_num_threads()}");
+                }
+                using (trainer)
+                {
+                    var summary = trainer.Train(dataset, p => Log(runDir, Format(p)), cts.Token, stopAtStep: r.GetValue(until));
+                    Log(runDir, summary.Cancelled
+                        ? $"cancelled at step {summary.EndStep}; checkpoint {summary.CheckpointDirectory} (rerun the same command to resume)"
+                        : summary.EndStep < trainer.Options.Steps ? $"stopped at step {summary.EndStep} (--until) after {summary.Elapsed.TotalMinutes:F1} min of training; checkpoint {summary.CheckpointDirectory}"
+                        : $"finished step {summary.EndStep} in {summary.Elapsed.TotalMinutes:F1} min of training; checkpoint {summary.CheckpointDirectory}");
+                    return summary.Cancelled ? 130 : 0;
+                }
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+        }));
+        return cmd;
+    }
+
+    public static Command CreateExport()
+    {
+        var run = new Option<string>("--run") { Description = "Run folder written by wfvae train.", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Model folder to write (config.json + diffusion_pytorch_model.safetensors).", Required = true };
+        var ema = new Option<bool>("--ema") { Description = "Export the EMA weights (recommended) instead of the raw weights." };
+        var fp16 = new Option<bool>("--fp16") { Description = "Store weights as float16 (half the size; loaded back as fp32)." };
+        var cmd = new Command("export", "Write a model folder from a training run's checkpoint.") { run, output, ema, fp16 };
+        cmd.SetAction(r => CliSupport.Run(() =>
+        {
+            string outDir = r.GetValue(output)!;
+            long step = WfVaeTrainer.Export(r.GetValue(run)!, outDir, r.GetValue(ema), r.GetValue(fp16) ? ScalarType.Float16 : ScalarType.Float32,
+                new Dictionary<string, string> { ["producer"] = "wfvae export" });
+            using var check = WfVaeModel.Load(outDir);
+            Console.WriteLine($"exported step {step} ({(r.GetValue(ema) ? "EMA" : "raw")} weights, {check.ParameterCount:N0} parameters) -> {Path.GetFullPath(outDir)}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static DecodedVideo DecodeVideo(string path)
+    {
+        var clip = VideoReader.ReadAll(path);
+        return new DecodedVideo(clip.Data, clip.Frames, clip.Height, clip.Width);
+    }
+
+    private static string Format(TrainingProgress p)
+    {
+        var l = p.Last;
+        var ci = CultureInfo.InvariantCulture;
+        string s = string.Format(ci, "step {0}/{1} loss {2:F5} psnr {3:F2} dB (last: l1 {4:F4} kl {5:G4} wl {6:G4}{7}) lr {8:G3} |g| {9:F3} {10} elapsed {11:hh\\:mm\\:ss}",
+            l.Step, p.TotalSteps, p.MeanLoss, p.MeanPsnr, l.L1, l.Kl, l.Wavelet,
+            l.AdversarialWeight > 0 || l.DiscriminatorStep ? string.Format(ci, " g {0:F3}×{1:G3} d {2:F3}", l.GeneratorAdversarial, l.AdversarialWeight, l.DiscriminatorLoss) : "",
+            l.LearningRate, l.GradNorm, double.IsNaN(p.SecondsPerStep) ? "" : string.Format(ci, "{0:F2} s/step", p.SecondsPerStep), p.Elapsed);
+        if (!l.Applied) s += " [non-finite: update skipped]";
+        if (p.CheckpointWritten is not null) s += " [checkpoint]";
+        return s;
+    }
+
+    private static readonly Lock LogLock = new();
+
+    private static void Log(string runDir, string line)
+    {
+        string stamped = $"{DateTime.Now:HH:mm:ss} {line}";
+        lock (LogLock)
+        {
+            Console.WriteLine(stamped);
+            try
+            {
+                Directory.CreateDirectory(runDir);
+                File.AppendAllText(Path.Combine(runDir, "train.log"), stamped + Environment.NewLine);
+            }
+            catch (IOException) { }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+using TorchSharp;
+using WfVae.Training;
+using static TorchSharp.torch;
+
+namespace WfVae.Tests.Training;
+
+[Collection("Torch")]
+public sealed class TrainerTests : IDisposable
+{
+    private readonly string _root = TestPaths.NewTempDir("wfvae-train");
+    private readonly int _threads = torch.get_num_threads();
+
+    // One intra-op thread: these tiny models gain nothing from more, and OpenMP spin-waiting with threads == cores
+    // is pathologically slow when the machine's cores are shared. Restored after each test.
+    public TrainerTests() => torch.set_num_threads(1);
+
+    public void Dispose()
+    {
+        torch.set_num_threads(_threads);
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+    }
+
+    internal static WfVaeConfig TinyConfig => new()
+    {
+        LatentDim = 4,
+        BaseChannels = 8,
+        EncoderNumResBlocks = 1,
+        EncoderEnergyFlowHiddenSize = 8,
+        DecoderNumResBlocks = 1,
+        DecoderEnergyFlowHiddenSize = 8,
+        UseAttention = false,
+        NormType = NormType.LayerNorm,
+        TInterpolation = TemporalInterpolation.Trilinear,
+    };
+
+    private static TrainingOptions Options(int steps) => new()
+    {
+        Steps = steps,
+        Frames = 5,
+        Size = 16,
+        LearningRate = 2e-3,
+        CheckpointEvery = 3,
+        LogEvery = 1,
+        Seed = 11,
+    };
+
+    /// <summary>Synthetic moving-gradient videos, decoded from their (fake) file names: no ffmpeg needed.</summary>
+    internal static VideoClipDataset SyntheticData(int count = 4) =>
+        new(Enumerable.Range(0, count).Select(i => $"synthetic-{i}.mp4"), path =>
+        {
+            int k = int.Parse(path.Split('-', '.')[1], System.Globalization.CultureInfo.InvariantCulture);
+            const int t = 9, h = 20, w = 20;
+            var data = new float[3 * t * h * w];
+            for (int c = 0; c < 3; c++)
+                for (int f = 0; f < t; f++)
+                    for (int y = 0; y < h; y++)
+                        for (int x = 0; x < w; x++)
+                            data[((c * t + f) * h + y) * w + x] = MathF.Sin(0.3f * (x + f * (k + 1)) + 0.5f * c + k) * MathF.Cos(0.25f * y - 0.2f * f) * 0.8f;
+            return new DecodedVideo(data, t, h, w);
+        });
+
+    private static Dictionary<string, float[]> Weights(WfVaeTrainer tr) =>
+        tr.Model.Network.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().cpu().data<float>().ToArray());
+
+    [Fact]
+    public void LossDecreasesOnAFixedClip()
+    {
+        using var tr = WfVaeTrainer.CreateNew(Path.Combine(_root, "fixed"), TinyConfig, Options(20) with { SamplePosterior = false });
+        using var clip = SyntheticData(1).Sample(new Random(0), 1, 5, 16);
+        var losses = new List<double>();
+        for (int i = 0; i < 20; i++) losses.Add(tr.TrainStep(clip).Loss);
+        Assert.All(losses, l => Assert.True(double.IsFinite(l)));
+        Assert.True(losses.Skip(17).Average() < 0.6 * losses.Take(3).Average(),
+            $"loss did not decrease: first {string.Join(", ", losses.Take(3).Select(l => l.ToString("F4")))} last {string.Join(", ", losses.Skip(17).Select(l => l.ToString("F4")))}");
+        Assert.Equal(20, tr.Step);
+    }
+
+    [Fact]
+    public void ResumeContinuesExactlyLikeAnUninterruptedRun()
+    {
+        var data = SyntheticData();
+        string a = Path.Combine(_root, "straight"), b = Path.Combine(_root, "interrupted");
+        Dictionary<string, float[]> expected;
+        using (var tr = WfVaeTrainer.CreateNew(a, TinyConfig, Options(6)))
+        {
+            var s = tr.Train(data);
+            Assert.False(s.Cancelled);
+            Assert.Equal(6, s.EndStep);
+            expected = Weights(tr);
+        }
+
+        // Same run, stopped after step 3 (the checkpoint), process state dropped, resumed from disk.
+        using (var tr = WfVaeTrainer.CreateNew(b, TinyConfig, Options(3)))
+            tr.Train(data);
+        Assert.True(WfVaeTrainer.HasCheckpoint(b));
+        using (var tr = WfVaeTrainer.Resume(b, o => o with { Steps = 6 }))
+        {
+            Assert.Equal(3, tr.Step);
+            tr.Train(data);
+            Assert.Equal(6, tr.Step);
+            var got = Weights(tr);
+            foreach (var (name, w) in expected)
+            {
+                var g = got[name];
+                for (int i = 0; i < w.Length; i++)
+                    Assert.True(Math.Abs(w[i] - g[i]) <= 1e-5f + 1e-4f * Math.Abs(w[i]), $"{name}[{i}]: {w[i]} vs {g[i]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void CancellationKeepsAReadableCheckpointAndResumeContinuesTheStepCount()
+    {
+        var data = SyntheticData();
+        string run = Path.Combine(_root, "cancel");
+        using var cts = new CancellationTokenSource();
+        using (var tr = WfVaeTrainer.CreateNew(run, TinyConfig, Options(50)))
+        {
+            var s = tr.Train(data, p => { if (p.Last.Step == 4) cts.Cancel(); }, cts.Token);
+            Assert.True(s.Cancelled);
+            Assert.Equal(4, s.EndStep);
+        }
+        // The checkpoint is complete (model folder loads strictly, optimizer/EMA present) and no temp folder is left.
+        string ckpt = WfVaeTrainer.CheckpointDirectory(run);
+        using (var m = WfVaeModel.Load(Path.Combine(ckpt, "model"))) Assert.Equal(4, m.Config.LatentDim);
+        Assert.True(File.Exists(Path.Combine(ckpt, "optimizer.safetensors")));
+        Assert.True(File.Exists(Path.Combine(ckpt, "ema.safetensors")));
+        Assert.Empty(Directory.GetDirectories(run, ".checkpoint.tmp-*"));
+
+        using (var tr = WfVaeTrainer.Resume(run, o => o with { Steps = 6 }))
+        {
+            Assert.Equal(4, tr.Step);
+            var s = tr.Train(data);
+            Assert.Equal(6, s.EndStep);
+        }
+
+        // A crash between the two renames leaves only checkpoint.old: still resumable.
+        Directory.Move(ckpt, ckpt + ".old");
+        Assert.True(WfVaeTrainer.HasCheckpoint(run));
+        using (var tr = WfVaeTrainer.Resume(run)) Assert.Equal(6, tr.Step);
+    }
+
+    [Fact]
+    public void ExportWritesALoadableModelFolderInFp16()
+    {
+        var data = SyntheticData();
+        string run = Path.Combine(_root, "export"), outDir = Path.Combine(_root, "model");
+        using (var tr = WfVaeTrainer.CreateNew(run, TinyConfig, Options(3)))
+            tr.Train(data);
+        long step = WfVaeTrainer.Export(run, outDir, useEma: true, ScalarType.Float16);
+        Assert.Equal(3, step);
+        using (var r = new SafetensorsReader(Path.Combine(outDir, WfVaeModel.WeightsFileName)))
+        {
+            Assert.All(r.Entries.Values, e => Assert.Equal("F16", e.DType));
+            Assert.Equal("ema", r.Metadata["wfvae_weights"]);
+        }
+        using var m = WfVaeModel.Load(outDir);
+        Assert.Equal(ScalarType.Float32, m.DType);
+        using var x = data.Sample(new Random(1), 1, 5, 16);
+        using var post = m.Encode(x);
+        using var y = m.Decode(post.Mean);
+        Assert.Equal(x.shape, y.shape);
+    }
+
+    [Fact]
+    public void DiscriminatorStepsAlternateAfterDiscStart()
+    {
+        using var tr = WfVaeTrainer.CreateNew(Path.Combine(_root, "gan"), TinyConfig,
+            Options(4) with { UseDiscriminator = true, DiscriminatorStart = 1, DiscriminatorChannels = 8, DiscriminatorLayers = 2 });
+        using var clip = SyntheticData(1).Sample(new Random(0), 1, 5, 16);
+        var r0 = tr.TrainStep(clip); // before disc_start: generator only, no adversarial term
+        var r1 = tr.TrainStep(clip); // odd step ≥ disc_start: discriminator only
+        var r2 = tr.TrainStep(clip); // even: generator with adaptive adversarial weight
+        Assert.False(r0.DiscriminatorStep);
+        Assert.Equal(0, r0.AdversarialWeight);
+        Assert.True(r1.DiscriminatorStep);
+        Assert.True(double.IsFinite(r1.DiscriminatorLoss) && r1.DiscriminatorLoss > 0);
+        Assert.False(r2.DiscriminatorStep);
+        Assert.True(r2.AdversarialWeight > 0 && double.IsFinite(r2.AdversarialWeight));
+        tr.SaveCheckpoint();
+        using var resumed = WfVaeTrainer.Resume(Path.Combine(_root, "gan"));
+        Assert.Equal(3, resumed.Step);
+    }
+
+    [Fact]
+    public void OptionsAreValidated()
+    {
+        Assert.Throws<ArgumentException>(() => (Options(1) with { Frames = 8 }).Validate());
+        Assert.Throws<ArgumentException>(() => (Options(1) with { Size = 20 }).Validate());
+        Assert.Throws<NotSupportedException>(() => (Options(1) with { LpipsWeights = "vgg.pth" }).Validate());
+        var ex = Assert.Throws<NotSupportedException>(() => WfVaeTrainer.CreateNew(Path.Combine(_root, "bf16"), TinyConfig, Options(1) with { BFloat16 = true }));
+        Assert.Contains("CUDA", ex.Message);
+    }
+}
