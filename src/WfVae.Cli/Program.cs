@@ -5,8 +5,10 @@ var root = new RootCommand("wfvae: WF-VAE (Wavelet Flow VAE) video encoder/decod
 {
     InfoCommand.Create(),
     EncodeCommand.Create(),
+    BenchCommand.Create(),
     DecodeCommand.Create(),
     TrainCommand.Create(),
     TrainCommand.CreateExport(),
+    ReconstructCommand.Create(),
 };
 return root.Parse(args).Invoke();

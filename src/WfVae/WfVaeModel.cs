@@ -23,8 +23,21 @@ public sealed class WfVaeModel : IDisposable
     public WfVaeConfig Config { get; }
     /// <summary>Device holding the weights.</summary>
     public Device Device { get; private set; }
-    /// <summary>Floating-point type of weights and activations.</summary>
-    public ScalarType DType { get; private set; } = ScalarType.Float32;
+    /// <summary>Floating-point type of the encoder's weights and activations (see <see cref="DecodeDType"/>).</summary>
+    public ScalarType DType => EncodeDType;
+    /// <summary>Floating-point type of the encoder's weights and activations (norms stay Float32).</summary>
+    public ScalarType EncodeDType { get; private set; } = ScalarType.Float32;
+    /// <summary>Floating-point type of the decoder's weights and activations (norms stay Float32).</summary>
+    public ScalarType DecodeDType { get; private set; } = ScalarType.Float32;
+
+    /// <summary>Pass as the chunk size to <see cref="Encode"/> / <see cref="Decode"/> to process the whole video in one call.</summary>
+    public const int WholeVideo = int.MaxValue;
+    /// <summary>Videos longer than this are encoded/decoded chunk by chunk when the caller passes no chunk size.</summary>
+    public const int AutoChunkAboveFrames = 17;
+    /// <summary>Video frames per chunk of the automatic chunked encode.</summary>
+    public const int DefaultEncodeChunkFrames = 16;
+    /// <summary>Latent frames per chunk of the automatic chunked decode (each makes 4 video frames).</summary>
+    public const int DefaultDecodeChunkLatentFrames = 2;
     /// <summary>The folder the weights were loaded from, if any.</summary>
     public string? SourceDirectory { get; private init; }
 
@@ -139,12 +152,22 @@ public sealed class WfVaeModel : IDisposable
     }
 
     /// <summary>Casts weights and activations to <paramref name="dtype"/> (Float32 or BFloat16); returns this.</summary>
-    public WfVaeModel ToDType(ScalarType dtype)
+    public WfVaeModel ToDType(ScalarType dtype) => ToDType(dtype, dtype);
+
+    /// <summary>
+    /// Casts the encoder and the decoder separately (e.g. Float32 encode, BFloat16 decode); returns this. Under
+    /// BFloat16 the norm parameters stay Float32 (norms compute in Float32), and latents/reconstructions are
+    /// returned as Float32.
+    /// </summary>
+    public WfVaeModel ToDType(ScalarType encodeDType, ScalarType decodeDType)
     {
-        if (dtype != ScalarType.Float32 && dtype != ScalarType.BFloat16 && dtype != ScalarType.Float64)
-            throw new ArgumentException($"dtype {dtype} is not supported; use Float32, BFloat16 or Float64.", nameof(dtype));
-        _net.to(dtype);
-        DType = dtype;
+        foreach (var (dtype, name) in new[] { (encodeDType, nameof(encodeDType)), (decodeDType, nameof(decodeDType)) })
+            if (dtype != ScalarType.Float32 && dtype != ScalarType.BFloat16 && dtype != ScalarType.Float64)
+                throw new ArgumentException($"dtype {dtype} is not supported; use Float32, BFloat16 or Float64.", name);
+        Precision.Cast(_net.encoder, encodeDType);
+        Precision.Cast(_net.decoder, decodeDType);
+        EncodeDType = encodeDType;
+        DecodeDType = decodeDType;
         return this;
     }
 
@@ -153,6 +176,8 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>
     /// Encodes a whole video, or chunk by chunk through the Causal Cache when <paramref name="chunkFrames"/> is set
     /// (frame 0 alone, then that many frames per chunk, a multiple of 4). Both give the same latents.
+    /// With no chunk size, videos longer than <see cref="AutoChunkAboveFrames"/> frames are chunked by
+    /// <see cref="DefaultEncodeChunkFrames"/> (memory stays that of one chunk); <see cref="WholeVideo"/> forces one call.
     /// </summary>
     public LatentDistribution Encode(Tensor video, int? chunkFrames = null)
     {
@@ -160,10 +185,12 @@ public sealed class WfVaeModel : IDisposable
         CheckVideo(video, "video");
         long t = video.shape[2];
         VideoShapeRules.Validate(t, video.shape[3], video.shape[4]);
-        if (chunkFrames is int n) CheckEncodeChunk(n);
+        if (chunkFrames == WholeVideo) chunkFrames = null;
+        else if (chunkFrames is int n) CheckEncodeChunk(n);
+        else if (t > AutoChunkAboveFrames) chunkFrames = DefaultEncodeChunkFrames;
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
-        var x = ToModel(video);
+        var x = video.to(EncodeDType, Device);
         Tensor moments;
         if (chunkFrames is not int step)
         {
@@ -198,7 +225,7 @@ public sealed class WfVaeModel : IDisposable
         CheckVideo(chunk, "chunk");
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
-        var moments = EncodeMoments(ToModel(chunk), cache);
+        var moments = EncodeMoments(chunk.to(EncodeDType, Device), cache);
         var dist = new LatentDistribution(moments.to(ScalarType.Float32));
         dist.Mean.MoveToOuterDisposeScope();
         dist.LogVar.MoveToOuterDisposeScope();
@@ -232,15 +259,19 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>
     /// Decodes latents (B, z, t, h, w) to video (B, 3, 4(t−1)+1, 8h, 8w), whole or through the Causal Cache with
     /// <paramref name="chunkLatentFrames"/> latent frames per chunk after frame 0 (any positive number).
+    /// With no chunk size, latents of more than 5 frames (videos longer than <see cref="AutoChunkAboveFrames"/>)
+    /// are chunked by <see cref="DefaultDecodeChunkLatentFrames"/>; <see cref="WholeVideo"/> forces one call.
     /// </summary>
     public Tensor Decode(Tensor latent, int? chunkLatentFrames = null)
     {
         ThrowIfDisposed();
         CheckLatent(latent, "latent");
-        if (chunkLatentFrames is < 1) throw new ArgumentOutOfRangeException(nameof(chunkLatentFrames), chunkLatentFrames, "decode chunks must hold at least 1 latent frame.");
+        if (chunkLatentFrames == WholeVideo) chunkLatentFrames = null;
+        else if (chunkLatentFrames is < 1) throw new ArgumentOutOfRangeException(nameof(chunkLatentFrames), chunkLatentFrames, "decode chunks must hold at least 1 latent frame.");
+        else if (chunkLatentFrames is null && VideoShapeRules.VideoFrames(latent.shape[2]) > AutoChunkAboveFrames) chunkLatentFrames = DefaultDecodeChunkLatentFrames;
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
-        var z = ToModel(latent);
+        var z = latent.to(DecodeDType, Device);
         Tensor video;
         if (chunkLatentFrames is not int step)
         {
@@ -274,7 +305,7 @@ public sealed class WfVaeModel : IDisposable
         CheckLatent(latentChunk, "latent chunk");
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
-        var video = DecodeFrames(ToModel(latentChunk), cache, isLastChunk);
+        var video = DecodeFrames(latentChunk.to(DecodeDType, Device), cache, isLastChunk);
         return scope.MoveToOuter(video.to(ScalarType.Float32));
     }
 
@@ -360,8 +391,6 @@ public sealed class WfVaeModel : IDisposable
         if (z.shape[2] < 1) throw new ArgumentException($"{what} has no frames.");
         if (!z.is_floating_point()) throw new ArgumentException($"{what} must be floating point, got {z.dtype}.");
     }
-
-    private Tensor ToModel(Tensor x) => x.to(DType, Device);
 
     private static Device ResolveDevice(Device? device)
     {

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using WfVae.Profiling;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -58,11 +59,42 @@ internal sealed class CausalConv3d : CausalBlock
     }
 
     public Tensor Weight => conv.weight;
+    public Tensor? Bias => conv.bias;
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
         using var padded = CausalTime.Pad(this, x, cache, _kt, _st);
-        return F.conv3d(padded, conv.weight, conv.bias, _stride, _padding);
+        var y = F.conv3d(padded, conv.weight, conv.bias, _stride, _padding);
+        ModelProbe.Conv(y, conv.weight.shape[1] * _kt * _kt * _kt);
+        return y;
+    }
+}
+
+/// <summary>
+/// Memory layout of conv inputs. Channels-last (N, T, H, W, C in memory, PyTorch's channels_last_3d strides) lets
+/// oneDNN run its direct channels-last kernels without reorders and LayerNorm run over contiguous channels; the
+/// contiguous (N, C, T, H, W) layout lets oneDNN reorder to its blocked format, which measured faster for fp32 on
+/// AVX-512 (docs/bench.md). Default: channels-last for bf16 activations, contiguous for fp32;
+/// <c>WFVAE_CONV_LAYOUT=cl|ncdhw</c> forces one (for measurements).
+/// </summary>
+internal static class Layout
+{
+    private static readonly string? s_forced = Environment.GetEnvironmentVariable("WFVAE_CONV_LAYOUT")?.ToLowerInvariant();
+
+    /// <summary>Whether conv inputs of this dtype are made channels-last.</summary>
+    public static bool UseChannelsLast(Tensor x) => s_forced switch
+    {
+        "cl" => true,
+        "ncdhw" => false,
+        _ => x.dtype == ScalarType.BFloat16,
+    };
+
+    /// <summary>x (B, C, T, H, W) with channels-last strides: a no-op alias when it already has them, else one copy.</summary>
+    public static Tensor ToChannelsLast(Tensor x)
+    {
+        using var p = x.permute(0, 2, 3, 4, 1);
+        using var c = p.contiguous();
+        return c.permute(0, 4, 1, 2, 3);
     }
 }
 
@@ -77,20 +109,30 @@ internal static class CausalTime
     public static Tensor Pad(object owner, Tensor x, CausalCache? cache, long kt, long st)
     {
         Tensor padded;
-        if (cache is not null && cache.HasState(owner))
+        var tail0 = cache is not null && cache.HasState(owner) ? cache.Get(owner) : null;
+        bool front = tail0 is not null || (kt > 1 && (cache is null || !cache.HasState(owner)));
+        if (!front)
         {
-            var tail = cache.Get(owner);
-            padded = tail is null ? x.alias() : torch.cat([tail, x], 2);
+            padded = Layout.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
         }
-        else if (kt > 1)
+        else if (Layout.UseChannelsLast(x))
+        {
+            // Concatenate in (B, T, H, W, C) order so the padded copy comes out channels-last (the only copy made).
+            using var xp = x.permute(0, 2, 3, 4, 1);
+            using var first = xp.narrow(1, 0, 1);
+            using var head = tail0 is not null ? tail0.permute(0, 2, 3, 4, 1) : first.expand(-1, kt - 1, -1, -1, -1);
+            using var cat = torch.cat([head, xp], 1);
+            padded = cat.permute(0, 4, 1, 2, 3);
+        }
+        else if (tail0 is not null)
+        {
+            padded = torch.cat([tail0, x], 2);
+        }
+        else
         {
             using var first = x.narrow(2, 0, 1);
             using var rep = first.expand(-1, -1, kt - 1, -1, -1);
             padded = torch.cat([rep, x], 2);
-        }
-        else
-        {
-            padded = x.alias();
         }
 
         long len = padded.shape[2];
@@ -134,7 +176,10 @@ internal sealed class FrameConv2d : CausalBlock
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
         using var w = weight.unsqueeze(2);
-        return F.conv3d(x, w, bias, _stride, _padding);
+        using var xin = Layout.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
+        var y = F.conv3d(xin, w, bias, _stride, _padding);
+        ModelProbe.Conv(y, weight.shape[1] * weight.shape[2] * weight.shape[3]);
+        return y;
     }
 }
 
@@ -188,8 +233,12 @@ internal sealed class ChannelNorm : nn.Module
 
     public Tensor Forward(Tensor x)
     {
+        using var timer = ModelProbe.Time("norms");
         if (_type == NormType.LayerNorm)
         {
+            // Channels-last view: free when x is already channels-last (every conv output after the first norm is),
+            // so LayerNorm runs over contiguous channels and hands back a channels-last view without a copy.
+            // Under bf16 the affine parameters stay Float32 and layer_norm computes its statistics in Float32.
             using var cl = x.permute(0, 2, 3, 4, 1);
             using var y = F.layer_norm(cl, [_channels], norm!.weight, norm.bias, Eps);
             return y.permute(0, 4, 1, 2, 3);
@@ -233,16 +282,31 @@ internal sealed class ResnetBlock : CausalBlock
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
-        using var scope = torch.NewDisposeScope();
-        var h = norm1.Forward(x);
-        h = F.silu(h, inplace: true);
-        h = conv1.Forward(h, cache);
-        h = norm2.Forward(h);
-        h = F.silu(h, inplace: true);
-        if (_dropout > 0 && training) h = F.dropout(h, _dropout, true);
-        h = conv2.Forward(h, cache);
-        var shortcut = nin_shortcut is null ? x : nin_shortcut.Forward(x, cache);
-        return scope.MoveToOuter(shortcut.add(h));
+        // Every intermediate is released as soon as the next one exists (as Python's refcounting does in the
+        // official code), so a block holds at most its input, one normalised copy, the padded copy and one output.
+        Tensor h;
+        using (var n = norm1.Forward(x))
+        using (var a = F.silu(n, inplace: true))
+            h = conv1.Forward(a, cache);
+        using (var n = norm2.Forward(h))
+        {
+            h.Dispose();
+            using var a = F.silu(n, inplace: true);
+            if (_dropout > 0 && training)
+            {
+                using var d = F.dropout(a, _dropout, true);
+                h = conv2.Forward(d, cache);
+            }
+            else h = conv2.Forward(a, cache);
+        }
+        // h is this block's own conv output, so the residual add can run in place.
+        if (nin_shortcut is null) h.add_(x);
+        else
+        {
+            using var shortcut = nin_shortcut.Forward(x, cache);
+            h.add_(shortcut);
+        }
+        return h;
     }
 }
 
@@ -271,13 +335,22 @@ internal sealed class AttnBlock3DFix : CausalBlock
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
+        using var timer = ModelProbe.Time("attention");
         using var scope = torch.NewDisposeScope();
         var h = norm.Forward(x);
         long b = x.shape[0], c = x.shape[1], t = x.shape[2], hh = x.shape[3], ww = x.shape[4];
-        Tensor Tokens(CausalConv3d proj) => proj.Forward(h, cache).permute(0, 2, 3, 4, 1).reshape(b * t, hh * ww, c);
-        var attn = F.scaled_dot_product_attention(Tokens(q), Tokens(k), Tokens(v));
+        // q, k and v as one 1×1 conv (3C outputs): one pass over h instead of three. The 1×1 kernels need no
+        // causal padding or cache. Channels-last, each third is a strided (B·T, H·W, C) view without a copy.
+        var w = torch.cat([q.Weight, k.Weight, v.Weight], 0);
+        var bias = torch.cat([q.Bias!, k.Bias!, v.Bias!], 0);
+        var qkv = F.conv3d(h, w, bias);
+        ModelProbe.Conv(qkv, c);
+        var tokens = qkv.permute(0, 2, 3, 4, 1).reshape(b * t, hh * ww, 3 * c);
+        var attn = F.scaled_dot_product_attention(tokens.narrow(2, 0, c), tokens.narrow(2, c, c), tokens.narrow(2, 2 * c, c));
+        ModelProbe.Attention(b * t, hh * ww, c);
         var back = attn.reshape(b, t, hh, ww, c).permute(0, 4, 1, 2, 3);
-        return scope.MoveToOuter(x.add(proj_out.Forward(back, cache)));
+        var y = proj_out.Forward(back, cache);
+        return scope.MoveToOuter(y.add_(x));
     }
 }
 
@@ -387,7 +460,9 @@ internal sealed class Spatial2xTime2x3DUpsample : CausalBlock
         }
         cache?.Set(this, _mode == TemporalInterpolation.Trilinear ? held : null);
         var frames = parts.Count == 1 ? parts[0] : torch.cat(parts, 2);
+        if (parts.Count > 1) foreach (var p in parts) p.Dispose();
         var spatial = F.interpolate(frames, scale_factor: [1, 2, 2], mode: InterpolationMode.Trilinear, align_corners: false);
+        frames.Dispose();
         return scope.MoveToOuter(conv.Forward(spatial, cache));
     }
 }
@@ -405,9 +480,16 @@ internal sealed class CausalSequential : CausalBlock
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
-        using var scope = torch.NewDisposeScope();
-        var h = x;
-        foreach (var b in _blocks) h = b.Forward(h, cache);
-        return scope.MoveToOuter(h);
+        // Each block's output is released once the next block has consumed it.
+        Tensor h = x;
+        bool owned = false;
+        foreach (var b in _blocks)
+        {
+            var next = b.Forward(h, cache);
+            if (owned) h.Dispose();
+            h = next;
+            owned = true;
+        }
+        return owned ? h : x.alias();
     }
 }

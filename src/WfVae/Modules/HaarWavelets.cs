@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using WfVae.Profiling;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -98,12 +99,14 @@ internal sealed class HaarWavelet3D : CausalBlock
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
+        using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], c = x.shape[1];
         var w = torch.cat(_taps.Select(t => (Tensor)t.conv.weight).ToArray(), 0);
         var single = x.reshape(b * c, 1, x.shape[2], x.shape[3], x.shape[4]);
         var padded = CausalTime.Pad(this, single, cache, 2, 2);
         var y = F.conv3d(padded, w, null, [2, 2, 2]);
+        ModelProbe.Conv(y, 8);
         return scope.MoveToOuter(HaarFilters.BatchToBands(y, b));
     }
 }
@@ -127,11 +130,13 @@ internal sealed class InverseHaarWavelet3D : CausalBlock
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
+        using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0];
         var w = torch.cat(named_buffers(recurse: false).Select(nb => nb.Item2).ToArray(), 0);
         var per = HaarFilters.BandsToBatch(x, 8);
         var y = F.conv_transpose3d(per, w, null, [2, 2, 2]);
+        ModelProbe.Conv(y, 8);
         bool first = cache is null || !cache.HasState(this);
         if (first) y = y.narrow(2, 1, y.shape[2] - 1);
         cache?.Set(this, null);
@@ -150,11 +155,13 @@ internal sealed class HaarWavelet2D : CausalBlock
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
+        using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], c = x.shape[1];
         var w = torch.cat(named_buffers(recurse: false).Select(nb => nb.Item2).ToArray(), 0).unsqueeze(2);
         var single = x.reshape(b * c, 1, x.shape[2], x.shape[3], x.shape[4]);
         var y = F.conv3d(single, w, null, [1, 2, 2]);
+        ModelProbe.Conv(y, 4);
         return scope.MoveToOuter(HaarFilters.BatchToBands(y, b));
     }
 }
@@ -169,11 +176,13 @@ internal sealed class InverseHaarWavelet2D : CausalBlock
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
+        using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0];
         var w = torch.cat(named_buffers(recurse: false).Select(nb => nb.Item2).ToArray(), 0).unsqueeze(2);
         var per = HaarFilters.BandsToBatch(x, 4);
         var y = F.conv_transpose3d(per, w, null, [1, 2, 2]);
+        ModelProbe.Conv(y, 4);
         long c = y.shape[0] / b;
         return scope.MoveToOuter(y.reshape(b, c, y.shape[2], y.shape[3], y.shape[4]));
     }

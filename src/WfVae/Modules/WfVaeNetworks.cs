@@ -1,4 +1,5 @@
 using TorchSharp;
+using WfVae.Profiling;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -60,22 +61,26 @@ internal sealed class WfVaeEncoder : nn.Module
     public Tensor Forward(Tensor x, CausalCache? cache, out Tensor l1Coeffs, out Tensor l2Coeffs)
     {
         using var scope = torch.NewDisposeScope();
-        var coeffs = wavelet_transform_in.Forward(x, cache);
-        var l1c = wavelet_transform_l1.Forward(coeffs.narrow(1, 0, 3), cache);
-        var l1 = connect_l1.Forward(l1c, cache);
-        var l2c = wavelet_transform_l2.Forward(l1c.narrow(1, 0, 3), cache);
-        var l2 = connect_l2.Forward(l2c, cache);
-        var h = down1.Forward(coeffs, cache);
+        Tensor coeffs, l1c, l1, l2c, l2, h;
+        coeffs = wavelet_transform_in.Forward(x, cache);
+        l1c = wavelet_transform_l1.Forward(coeffs.narrow(1, 0, 3), cache);
+        using (ModelProbe.Time("encoder.connect_l1")) l1 = connect_l1.Forward(l1c, cache);
+        l2c = wavelet_transform_l2.Forward(l1c.narrow(1, 0, 3), cache);
+        using (ModelProbe.Time("encoder.connect_l2")) l2 = connect_l2.Forward(l2c, cache);
+        using (ModelProbe.Time("encoder.down1")) h = down1.Forward(coeffs, cache);
         h = torch.cat([h, l1], 1);
-        h = down2.Forward(h, cache);
+        using (ModelProbe.Time("encoder.down2")) h = down2.Forward(h, cache);
         h = torch.cat([h, l2], 1);
-        h = mid.Forward(h, cache);
-        h = norm_out.Forward(h);
-        h = F.silu(h, inplace: true);
-        h = conv_out.Forward(h, cache);
-        l1Coeffs = scope.MoveToOuter(l1c);
-        l2Coeffs = scope.MoveToOuter(l2c);
-        return scope.MoveToOuter(h);
+        using (ModelProbe.Time("encoder.mid")) h = mid.Forward(h, cache);
+        using (ModelProbe.Time("encoder.norm_out+conv_out"))
+        {
+            h = norm_out.Forward(h);
+            h = F.silu(h, inplace: true);
+            h = conv_out.Forward(h, cache);
+        }
+        l1Coeffs = scope.MoveToOuter(l1c.contiguous());
+        l2Coeffs = scope.MoveToOuter(l2c.contiguous());
+        return scope.MoveToOuter(h.contiguous());
     }
 }
 
@@ -149,26 +154,42 @@ internal sealed class WfVaeDecoder : nn.Module
     public Tensor Forward(Tensor z, CausalCache? cache, out Tensor l1Coeffs, out Tensor l2Coeffs)
     {
         using var scope = torch.NewDisposeScope();
-        var h = conv_in.Forward(z, cache);
-        h = mid.Forward(h, cache);
+        // Large activations are released as soon as they are consumed (Next disposes the previous tensor).
+        Tensor h, l2c, l1c;
+        using (ModelProbe.Time("decoder.conv_in")) h = conv_in.Forward(z, cache);
+        using (ModelProbe.Time("decoder.mid")) h = Next(h, mid.Forward(h, cache));
         long wide = h.shape[1] - _ed;
-        var l2c = connect_l2.Forward(h.narrow(1, wide, _ed), cache);
+        using (ModelProbe.Time("decoder.connect_l2"))
+        using (var v = h.narrow(1, wide, _ed)) l2c = connect_l2.Forward(v, cache);
         var l2 = inverse_wavelet_transform_l2.Forward(l2c, cache);
-        h = up2.Forward(h.narrow(1, 0, wide), cache);
+        using (ModelProbe.Time("decoder.up2"))
+        using (var v = h.narrow(1, 0, wide)) h = Next(h, up2.Forward(v, cache));
         wide = h.shape[1] - _ed;
-        var l1c = connect_l1.Forward(h.narrow(1, wide, _ed), cache);
+        using (ModelProbe.Time("decoder.connect_l1"))
+        using (var v = h.narrow(1, wide, _ed)) l1c = connect_l1.Forward(v, cache);
         AddAligned(l1c.narrow(1, 0, 3), l2, cache, _l2Pending);
         var l1 = inverse_wavelet_transform_l1.Forward(l1c, cache);
-        h = up1.Forward(h.narrow(1, 0, wide), cache);
-        h = layer.Forward(h, cache);
-        h = norm_out.Forward(h);
-        h = F.silu(h, inplace: true);
-        h = conv_out.Forward(h, cache);
+        using (ModelProbe.Time("decoder.up1"))
+        using (var v = h.narrow(1, 0, wide)) h = Next(h, up1.Forward(v, cache));
+        using (ModelProbe.Time("decoder.layer")) h = Next(h, layer.Forward(h, cache));
+        using (ModelProbe.Time("decoder.norm_out+conv_out"))
+        {
+            h = Next(h, norm_out.Forward(h));
+            h = Next(h, F.silu(h, inplace: true));
+            h = Next(h, conv_out.Forward(h, cache));
+        }
         AddAligned(h.narrow(1, 0, 3), l1, cache, _l1Pending);
         var dec = inverse_wavelet_transform_out.Forward(h, cache);
-        l1Coeffs = scope.MoveToOuter(l1c);
-        l2Coeffs = scope.MoveToOuter(l2c);
-        return scope.MoveToOuter(dec);
+        l1Coeffs = scope.MoveToOuter(l1c.contiguous());
+        l2Coeffs = scope.MoveToOuter(l2c.contiguous());
+        return scope.MoveToOuter(dec.contiguous());
+    }
+
+    /// <summary>Disposes <paramref name="previous"/> (its storage lives on while views of it do) and returns <paramref name="next"/>.</summary>
+    private static Tensor Next(Tensor previous, Tensor next)
+    {
+        previous.Dispose();
+        return next;
     }
 
     /// <summary>

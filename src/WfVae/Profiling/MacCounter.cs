@@ -1,0 +1,46 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace WfVae.Profiling;
+
+/// <summary>Multiply-accumulates of one encode and one decode of a video shape.</summary>
+/// <param name="EncodeMacs">All encoder MACs (convolutions + attention).</param>
+/// <param name="DecodeMacs">All decoder MACs (convolutions + attention).</param>
+/// <param name="EncodeAttentionMacs">The encoder's attention matmuls alone.</param>
+/// <param name="DecodeAttentionMacs">The decoder's attention matmuls alone.</param>
+public sealed record MacCount(double EncodeMacs, double DecodeMacs, double EncodeAttentionMacs, double DecodeAttentionMacs);
+
+/// <summary>
+/// Counts the multiply-accumulates of every convolution (output elements × input channels per group × kernel
+/// volume; transposed convs by their input) and attention matmul (QKᵀ and AV) of the module tree for a given
+/// input shape, from the layer shapes the forward actually runs. The forward runs at a small frame size with the
+/// real frame count; convolution work scales exactly with H·W and attention work with (H·W)², so the counts are
+/// scaled up exactly.
+/// </summary>
+public static class MacCounter
+{
+    /// <summary>Counts the work of encoding a (1, 3, <paramref name="frames"/>, H, W) video and decoding its latent.</summary>
+    public static MacCount Count(WfVaeModel model, long frames, long height, long width)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        VideoShapeRules.Validate(frames, height, width);
+        long hs = Math.Min(height, 16), ws = Math.Min(width, 16);
+        double scale = (double)(height * width) / (hs * ws);
+        using var mode = inference_mode();
+        using var scope = NewDisposeScope();
+        double enc, encAttn, dec, decAttn;
+        using (var p = ModelProbe.Start(countMacs: true))
+        {
+            var x = zeros([1, 3, frames, hs, ws], model.EncodeDType, model.Device);
+            model.Network.encoder.Forward(x, null, out _, out _);
+            (enc, encAttn) = (p.ConvMacs, p.AttentionMacs);
+        }
+        using (var p = ModelProbe.Start(countMacs: true))
+        {
+            var z = zeros([1, model.Config.LatentDim, VideoShapeRules.LatentFrames(frames), hs / 8, ws / 8], model.DecodeDType, model.Device);
+            model.Network.decoder.Forward(z, null, out _, out _);
+            (dec, decAttn) = (p.ConvMacs, p.AttentionMacs);
+        }
+        return new MacCount(enc * scale + encAttn * scale * scale, dec * scale + decAttn * scale * scale, encAttn * scale * scale, decAttn * scale * scale);
+    }
+}

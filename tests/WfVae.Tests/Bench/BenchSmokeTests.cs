@@ -1,0 +1,82 @@
+using System.Text.Json.Nodes;
+using WfVae.Profiling;
+using WfVae.Tests.Cli;
+
+namespace WfVae.Tests.Bench;
+
+/// <summary>CI smoke test of <c>wfvae bench</c> at a tiny size: the code path runs and the report has its fields (no timing asserts).</summary>
+[Collection("Torch")]
+public sealed class BenchSmokeTests
+{
+    [Fact]
+    public void Bench_runs_on_the_tiny_config_and_writes_every_documented_field()
+    {
+        string dir = TestPaths.NewTempDir("wfvae-bench");
+        try
+        {
+            string json = Path.Combine(dir, "bench.json");
+            var r = CliRunner.Run("bench", "--config", Path.Combine(TestPaths.TinyModelDir, "config.json"), "--frames", "9", "--size", "16",
+                "--threads", "1", "--repeat", "1", "--warmup", "0", "--chunk-frames", "4", "--decode-dtype", "bf16", "--profile",
+                "--stream", "5,9", "--json", json);
+            Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.StdErr}\n{r.StdOut}");
+            var root = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+            Assert.Equal("wfvae-bench/1", (string?)root["schema"]);
+            foreach (var k in new[] { "machine", "model", "settings", "work", "results", "chunked_vs_whole", "bf16_error", "profile", "streaming", "total_seconds" })
+                Assert.True(root.ContainsKey(k), $"missing '{k}'");
+            Assert.Equal("fp32", (string?)root["model"]!["encode_dtype"]);
+            Assert.Equal("bf16", (string?)root["model"]!["decode_dtype"]);
+            var work = root["work"]!.AsArray().Single()!;
+            Assert.True((double)work["encode_gmac"]! >= 0 && (double)work["decode_gmac"]! >= 0);
+
+            var results = root["results"]!.AsArray();
+            Assert.Equal(4, results.Count); // encode/decode × whole/chunked
+            foreach (var c in results)
+            {
+                foreach (var k in new[] { "phase", "frames", "mode", "chunk", "dtype", "runs_seconds", "median_seconds", "frames_per_second", "gmac", "gflop_per_second", "peak_rss_mb", "rss_before_mb" })
+                    Assert.True(c!.AsObject().ContainsKey(k), $"result missing '{k}'");
+                Assert.True((double)c!["median_seconds"]! > 0);
+                Assert.True((double)c["peak_rss_mb"]! > 0);
+            }
+            // Chunked equals whole (same dtype); this is an accuracy check, not timing.
+            foreach (var d in root["chunked_vs_whole"]!.AsArray())
+                Assert.True((double)d!["max_abs_diff"]! <= ((string?)d["phase"] == "decode" ? 1e-2 : 1e-5), d.ToJsonString());
+            var err = root["bf16_error"]!.AsArray().Single()!;
+            Assert.True((double)err["encode_max_abs_latent_diff"]! <= 1e-5, "encode stays fp32, so it must match the fp32 reference");
+            Assert.True((double)err["decode_psnr_vs_fp32_db"]! > 25, err.ToJsonString());
+            Assert.Contains(root["profile"]!.AsArray(), p => p!["blocks"]!.AsArray().Any(b => (string?)b!["block"] == "decoder.up2"));
+            Assert.Contains(root["profile"]!.AsArray(), p => p!["blocks"]!.AsArray().Any(b => (string?)b!["block"] == "attention"));
+            var stream = root["streaming"]!.AsArray();
+            Assert.Equal(2, stream.Count);
+            Assert.Equal(9, (int)stream[1]!["frames"]!);
+            Assert.Equal(3, (int)stream[1]!["latent_frames"]!);
+            Assert.True((double)stream[1]!["peak_rss_mb"]! > 0);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Mac_counter_matches_the_published_WF_VAE_L_work()
+    {
+        // perf-baseline.md: conv MACs of WF-VAE-L for 17×256² are 1,179 G (encode) and 5,712 G (decode).
+        var config = WfVaeConfig.Load(Path.Combine(TestPaths.FixturesRoot, "wfvae-l-config.json"));
+        using var model = WfVaeModel.Create(config);
+        var c = MacCounter.Count(model, 17, 256, 256);
+        Assert.InRange((c.EncodeMacs - c.EncodeAttentionMacs) / 1e9, 1178.5, 1179.5);
+        Assert.InRange((c.DecodeMacs - c.DecodeAttentionMacs) / 1e9, 5711.5, 5712.5);
+        // Attention over 5 latent frames of 32×32 tokens, width 768: 2·5·1024²·768 MACs each side.
+        Assert.Equal(2.0 * 5 * 1024 * 1024 * 768, c.EncodeAttentionMacs);
+        Assert.Equal(2.0 * 5 * 1024 * 1024 * 768, c.DecodeAttentionMacs);
+    }
+
+    [Fact]
+    public void Bench_with_cuda_names_the_package_when_cuda_is_missing()
+    {
+        if (TorchSharp.torch.cuda.is_available()) return;
+        var r = CliRunner.Run("bench", "--config", Path.Combine(TestPaths.TinyModelDir, "config.json"), "--device", "cuda", "--frames", "5", "--size", "16");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("TorchSharp-cuda-linux", r.StdErr);
+    }
+}
