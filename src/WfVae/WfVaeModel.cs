@@ -204,10 +204,7 @@ public sealed class WfVaeModel : IDisposable
                 parts.Add(EncodeMoments(x.narrow(2, s, len), cache));
             moments = torch.cat(parts, 2);
         }
-        var dist = new LatentDistribution(moments.to(ScalarType.Float32));
-        dist.Mean.MoveToOuterDisposeScope();
-        dist.LogVar.MoveToOuterDisposeScope();
-        return dist;
+        return ToPosterior(moments);
     }
 
     /// <summary>Creates the cache for encoding one video chunk by chunk.</summary>
@@ -226,28 +223,16 @@ public sealed class WfVaeModel : IDisposable
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
         var moments = EncodeMoments(chunk.to(EncodeDType, Device), cache);
-        var dist = new LatentDistribution(moments.to(ScalarType.Float32));
-        dist.Mean.MoveToOuterDisposeScope();
-        dist.LogVar.MoveToOuterDisposeScope();
-        return dist;
+        return ToPosterior(moments);
     }
 
     private Tensor EncodeMoments(Tensor x, CausalCache cache)
     {
         long t = x.shape[2];
-        if (cache.ChunksProcessed == 0)
-        {
-            VideoShapeRules.Validate(t, x.shape[3], x.shape[4], "first chunk");
-            cache.FrameShape = [x.shape[0], x.shape[3], x.shape[4]];
-        }
-        else
-        {
-            if (t < 4 || t % 4 != 0)
-                throw new ArgumentException($"chunk {cache.ChunksProcessed} has {t} frames; every chunk after the first must hold a positive multiple of 4 frames (e.g. 4, 8 or 16).");
-            var s = cache.FrameShape!;
-            if (x.shape[0] != s[0] || x.shape[3] != s[1] || x.shape[4] != s[2])
-                throw new ArgumentException($"chunk {cache.ChunksProcessed} has batch {x.shape[0]} and size {x.shape[3]}×{x.shape[4]}, but the first chunk had batch {s[0]} and {s[1]}×{s[2]}.");
-        }
+        if (cache.ChunksProcessed == 0) VideoShapeRules.Validate(t, x.shape[3], x.shape[4], "first chunk");
+        else if (t < 4 || t % 4 != 0)
+            throw new ArgumentException($"chunk {cache.ChunksProcessed} has {t} frames; every chunk after the first must hold a positive multiple of 4 frames (e.g. 4, 8 or 16).");
+        CheckSameFrameShape(x, cache, "chunk");
         var moments = _net.encoder.Forward(x, cache, out _, out _);
         cache.ChunksProcessed++;
         cache.FramesProcessed += t;
@@ -312,19 +297,31 @@ public sealed class WfVaeModel : IDisposable
     private Tensor DecodeFrames(Tensor z, CausalCache cache, bool isLast)
     {
         if (cache.Completed) throw new InvalidOperationException("this decoder cache already processed its last chunk; create a new one for the next video.");
-        if (cache.ChunksProcessed == 0) cache.FrameShape = [z.shape[0], z.shape[3], z.shape[4]];
-        else
-        {
-            var s = cache.FrameShape!;
-            if (z.shape[0] != s[0] || z.shape[3] != s[1] || z.shape[4] != s[2])
-                throw new ArgumentException($"latent chunk {cache.ChunksProcessed} has batch {z.shape[0]} and size {z.shape[3]}×{z.shape[4]}, but the first chunk had batch {s[0]} and {s[1]}×{s[2]}.");
-        }
+        CheckSameFrameShape(z, cache, "latent chunk");
         cache.IsLastChunk = isLast;
         var video = _net.decoder.Forward(z, cache, out _, out _);
         cache.ChunksProcessed++;
         cache.FramesProcessed += z.shape[2];
         cache.Completed = isLast;
         return video;
+    }
+
+    /// <summary>Splits fp32 moments into the posterior, kept alive outside the caller's dispose scope.</summary>
+    private static LatentDistribution ToPosterior(Tensor moments)
+    {
+        var dist = new LatentDistribution(moments.to(ScalarType.Float32));
+        dist.Mean.MoveToOuterDisposeScope();
+        dist.LogVar.MoveToOuterDisposeScope();
+        return dist;
+    }
+
+    /// <summary>Records (batch, H, W) on the first chunk; later chunks of the same video must match it.</summary>
+    private static void CheckSameFrameShape(Tensor x, CausalCache cache, string what)
+    {
+        if (cache.ChunksProcessed == 0) { cache.FrameShape = [x.shape[0], x.shape[3], x.shape[4]]; return; }
+        var s = cache.FrameShape!;
+        if (x.shape[0] != s[0] || x.shape[3] != s[1] || x.shape[4] != s[2])
+            throw new ArgumentException($"{what} {cache.ChunksProcessed} has batch {x.shape[0]} and size {x.shape[3]}×{x.shape[4]}, but the first chunk had batch {s[0]} and {s[1]}×{s[2]}.");
     }
 
     // ---------------------------------------------------------------- training entry points
