@@ -92,6 +92,16 @@ public sealed record WfVaeEncoderOptions
     /// </summary>
     public bool OutputPooledFeatures { get; init; } = true;
 
+    /// <summary>
+    /// When set, <see cref="WfVaeEncodingEstimator.Fit"/> first fine-tunes the model (<see cref="ModelDirectory"/>, or the folder
+    /// <see cref="Model"/> was loaded from) on the video files of the input column, which must then be a <c>string</c> path column,
+    /// writes the result to <see cref="WfVaeFineTuningOptions.OutputModelDirectory"/> and returns a transformer that encodes with
+    /// the fine-tuned weights (<see cref="WfVaeEncodingTransformer.FineTunedModelDirectory"/>). Training clips are read with this
+    /// stage's <see cref="Width"/>, <see cref="Height"/>, <see cref="FrameStep"/>, <see cref="Start"/> and <see cref="MaxFrames"/>,
+    /// so the model is tuned on frames like the ones it will encode. Null (default): <c>Fit</c> only loads the model.
+    /// </summary>
+    public WfVaeFineTuningOptions? FineTuning { get; init; }
+
     /// <summary>Name of the log-variance column.</summary>
     public string LogVarColumnName => OutputColumnName + LogVarSuffix;
 
@@ -133,6 +143,19 @@ public sealed record WfVaeEncoderOptions
             throw new ArgumentOutOfRangeException(nameof(MaxFrames), MaxFrames, "WfVaeEncoderOptions.MaxFrames must be null or >= 1.");
         if (ChunkFrames < 4 || ChunkFrames % 4 != 0)
             throw new ArgumentOutOfRangeException(nameof(ChunkFrames), ChunkFrames, "WfVaeEncoderOptions.ChunkFrames must be a positive multiple of 4 (e.g. 4, 8 or 16).");
+        if (FineTuning is { } ft)
+        {
+            ft.Validate();
+            if (Model is not null && Model.SourceDirectory is null)
+                throw new ArgumentException("WfVaeEncoderOptions.FineTuning starts from a model folder, but WfVaeEncoderOptions.Model was not loaded from one (WfVaeModel.SourceDirectory is null). Save it with model.Save(folder) and set ModelDirectory.", nameof(FineTuning));
+            string start = Path.TrimEndingDirectorySeparator(Path.GetFullPath(ModelDirectory ?? Model!.SourceDirectory!));
+            string output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(ft.OutputModelDirectory));
+            if (WfVaeFineTuningOptions.SameOrInside(start, output) || WfVaeFineTuningOptions.SameOrInside(output, start))
+                throw new ArgumentException($"WfVaeFineTuningOptions.OutputModelDirectory '{output}' must be a folder separate from the model it starts from ('{start}').", nameof(FineTuning));
+            int size = ft.Training.Size;
+            if (Width is { } fw && Height is { } fh && size > Math.Min(fw, fh))
+                throw new ArgumentException($"WfVaeFineTuningOptions.Training.Size {size} is larger than the frames this stage reads ({fw}x{fh}); training crops must fit in them: use a Size of at most {Math.Min(fw, fh) / 8 * 8} (a multiple of 8, at least 16).", nameof(FineTuning));
+        }
         var names = new List<string> { OutputColumnName };
         if (OutputLogVar) names.Add(LogVarColumnName);
         if (SampleSeed is not null) names.Add(SampleColumnName);

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using WfVae.MLNet.Persistence;
+using WfVae.Training;
 
 namespace WfVae.MLNet;
 
@@ -24,7 +25,7 @@ public sealed class WfVaeEncodingTransformer : ITransformer, ICanSaveModel, IDis
     private readonly ModelHandle _model;
     private readonly EncodingMapping _mapping;
 
-    internal WfVaeEncodingTransformer(WfVaeEncoderOptions options, DataViewSchema inputSchema)
+    internal WfVaeEncodingTransformer(WfVaeEncoderOptions options, DataViewSchema inputSchema, FineTuningResult? fineTuning = null)
     {
         Names.FindInput(inputSchema, options.InputColumnName);
         _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeEncodingTransformer));
@@ -38,10 +39,28 @@ public sealed class WfVaeEncodingTransformer : ITransformer, ICanSaveModel, IDis
             throw;
         }
         Options = options;
+        FineTunedModelDirectory = fineTuning?.ModelDirectory;
+        FineTuningSummary = fineTuning?.Summary;
+        FineTuningResumed = fineTuning?.Resumed ?? false;
     }
 
-    /// <summary>The options the stage was created with.</summary>
+    /// <summary>
+    /// The options the transformer runs with: the stage's options, except after fine-tuning, where
+    /// <see cref="WfVaeEncoderOptions.ModelDirectory"/> is the fine-tuned folder and <see cref="WfVaeEncoderOptions.FineTuning"/> is null.
+    /// </summary>
     public WfVaeEncoderOptions Options { get; }
+
+    /// <summary>
+    /// The folder written by fine-tuning (<see cref="WfVaeEncoderOptions.FineTuning"/>), whose weights this transformer encodes with;
+    /// null when the stage was not fine-tuned. Give it to <c>WfVaeDecode</c> to decode with the same fine-tuned model.
+    /// </summary>
+    public string? FineTunedModelDirectory { get; }
+
+    /// <summary>The training run of the fine-tuning (first and last step, time, checkpoint folder); null when the stage was not fine-tuned.</summary>
+    public TrainingSummary? FineTuningSummary { get; }
+
+    /// <summary>True when fine-tuning resumed an existing checkpoint of <see cref="WfVaeFineTuningOptions.RunDirectory"/> rather than starting a new run.</summary>
+    public bool FineTuningResumed { get; }
 
     /// <summary>The model that encodes the rows.</summary>
     public WfVaeModel Model => _model.Model;
