@@ -42,7 +42,14 @@ public sealed class CausalCache : IDisposable
     internal void Set(object owner, Tensor? value)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        Tensor? kept = value is null || value.shape[2] == 0 ? null : value.detach().clone().DetachFromDisposeScope();
+        Tensor? kept = null;
+        if (value is not null && value.shape[2] > 0)
+        {
+            // The detached alias shares the source's storage (often a whole padded chunk): dispose it now, or the
+            // enclosing dispose scope would keep that storage alive until the chunk ends.
+            using var detached = value.detach();
+            kept = detached.clone().DetachFromDisposeScope();
+        }
         if (_tensors.TryGetValue(owner, out var old)) old?.Dispose();
         _tensors[owner] = kept;
     }

@@ -243,3 +243,15 @@ public sealed class WfVaeConfigException : Exception
     public WfVaeConfigException(string message) : base(message) { }
     public WfVaeConfigException(string message, Exception inner) : base(message, inner) { }
 }
+
+/// <summary>Which halves of a <see cref="WfVaeModel"/> to build or load.</summary>
+[Flags]
+public enum WfVaeComponents
+{
+    /// <summary>The encoder only: <see cref="WfVaeModel.Encode"/> works, decoding throws.</summary>
+    Encoder = 1,
+    /// <summary>The decoder only: <see cref="WfVaeModel.Decode"/> works, encoding throws.</summary>
+    Decoder = 2,
+    /// <summary>Both halves (the default).</summary>
+    All = Encoder | Decoder,
+}

@@ -41,11 +41,14 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>The folder the weights were loaded from, if any.</summary>
     public string? SourceDirectory { get; private init; }
 
-    private WfVaeModel(WfVaeConfig config, Device device)
+    private WfVaeModel(WfVaeConfig config, Device device, WfVaeComponents components = WfVaeComponents.All)
     {
         config.Validate();
+        if (components is not (WfVaeComponents.Encoder or WfVaeComponents.Decoder or WfVaeComponents.All))
+            throw new ArgumentException($"components {components} is not valid; use Encoder, Decoder or All.", nameof(components));
         Config = config;
-        _net = new WfVaeNetwork(config);
+        Components = components;
+        _net = new WfVaeNetwork(config, components);
         _net.eval();
         Device = device;
         if (device.type != DeviceType.CPU) _net.to(device);
@@ -53,11 +56,26 @@ public sealed class WfVaeModel : IDisposable
 
     internal WfVaeNetwork Network => _net;
 
+    /// <summary>Which halves of the model are in memory (<see cref="WfVaeComponents.All"/> unless loaded otherwise).</summary>
+    public WfVaeComponents Components { get; }
+
+    /// <summary>The encoder, or a clear error when this model was loaded without it.</summary>
+    internal WfVaeEncoder EncoderNet => _net.encoder ?? throw new InvalidOperationException(
+        $"this WF-VAE was loaded with components {Components}, without its encoder; load it with WfVaeComponents.All or Encoder to encode.");
+
+    /// <summary>The decoder, or a clear error when this model was loaded without it.</summary>
+    internal WfVaeDecoder DecoderNet => _net.decoder ?? throw new InvalidOperationException(
+        $"this WF-VAE was loaded with components {Components}, without its decoder; load it with WfVaeComponents.All or Decoder to decode.");
+
     /// <summary>Builds a model with PyTorch-default random weights (seeded), e.g. for benchmarks or training from scratch.</summary>
-    public static WfVaeModel Create(WfVaeConfig config, long seed = 0, Device? device = null)
+    /// <param name="config">The model configuration.</param>
+    /// <param name="seed">Seed of the weight initialisation.</param>
+    /// <param name="device">Device for the weights (default CPU).</param>
+    /// <param name="components">Build only the encoder or only the decoder to save memory (see <see cref="Load"/>).</param>
+    public static WfVaeModel Create(WfVaeConfig config, long seed = 0, Device? device = null, WfVaeComponents components = WfVaeComponents.All)
     {
         torch.manual_seed(seed);
-        return new WfVaeModel(config, ResolveDevice(device));
+        return new WfVaeModel(config, ResolveDevice(device), components);
     }
 
     /// <summary>
@@ -65,7 +83,14 @@ public sealed class WfVaeModel : IDisposable
     /// strictly: a missing, unexpected or wrongly shaped tensor is an error naming the key and both shapes.
     /// Only the fixed Haar filters may be absent (they are constants the model rebuilds).
     /// </summary>
-    public static WfVaeModel Load(string directory, Device? device = null)
+    /// <param name="directory">The model folder.</param>
+    /// <param name="device">Device for the weights (default CPU).</param>
+    /// <param name="components">
+    /// <see cref="WfVaeComponents.Decoder"/> (or <see cref="WfVaeComponents.Encoder"/>) reads only that half's
+    /// weights: a job that only decodes latents (or only encodes video) needs about three quarters (a quarter) of
+    /// the memory for weights. The checkpoint is still checked against the config for the half that is read.
+    /// </param>
+    public static WfVaeModel Load(string directory, Device? device = null, WfVaeComponents components = WfVaeComponents.All)
     {
         if (!Directory.Exists(directory))
             throw new DirectoryNotFoundException($"WF-VAE model folder not found: '{directory}'. Expected a folder with {ConfigFileName} and {WeightsFileName}.");
@@ -73,7 +98,7 @@ public sealed class WfVaeModel : IDisposable
         if (!File.Exists(cfgPath)) throw new FileNotFoundException($"'{directory}' has no {ConfigFileName}; a WF-VAE folder holds {ConfigFileName} and {WeightsFileName}.", cfgPath);
         if (!File.Exists(wPath)) throw new FileNotFoundException($"'{directory}' has no {WeightsFileName}; a WF-VAE folder holds {ConfigFileName} and {WeightsFileName}.", wPath);
         var config = WfVaeConfig.Load(cfgPath);
-        var model = new WfVaeModel(config, CPU) { SourceDirectory = Path.GetFullPath(directory) };
+        var model = new WfVaeModel(config, CPU, components) { SourceDirectory = Path.GetFullPath(directory) };
         try
         {
             model.LoadWeights(wPath);
@@ -107,7 +132,7 @@ public sealed class WfVaeModel : IDisposable
                 errors.Add($"missing key '{key}' (expected shape [{string.Join(",", t.shape)}])");
         }
         foreach (var key in reader.Entries.Keys)
-            if (!target.ContainsKey(key))
+            if (!target.ContainsKey(key) && !IsOfAbsentComponent(key))
                 errors.Add($"unexpected key '{key}' with shape {reader.Entries[key].ShapeText} (not part of WFVAEModel for this config)");
         if (errors.Count > 0)
             throw new WfVaeCheckpointException($"'{safetensorsPath}' does not match {ConfigFileName} ({errors.Count} problem{(errors.Count == 1 ? "" : "s")}): " +
@@ -123,12 +148,19 @@ public sealed class WfVaeModel : IDisposable
         }
     }
 
+    /// <summary>Keys of the half this model was loaded without are expected in the file and skipped.</summary>
+    private bool IsOfAbsentComponent(string key) =>
+        (_net.encoder is null && key.StartsWith("encoder.", StringComparison.Ordinal)) ||
+        (_net.decoder is null && key.StartsWith("decoder.", StringComparison.Ordinal));
+
     private static bool IsHaarConstant(string key) =>
         key.Contains(".wavelet_transform_", StringComparison.Ordinal) || key.Contains(".inverse_wavelet_transform_", StringComparison.Ordinal);
 
     /// <summary>Writes config.json and diffusion_pytorch_model.safetensors (all official keys, fp32 or <paramref name="storage"/>).</summary>
     public void Save(string directory, ScalarType storage = ScalarType.Float32, IReadOnlyDictionary<string, string>? metadata = null)
     {
+        if (Components != WfVaeComponents.All)
+            throw new InvalidOperationException($"this WF-VAE holds only its {Components} (loaded with components {Components}); saving it would write an incomplete checkpoint. Load it with WfVaeComponents.All to save.");
         Directory.CreateDirectory(directory);
         using var scope = NewDisposeScope();
         var sd = _net.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().to(storage, CPU))).ToList();
@@ -142,7 +174,7 @@ public sealed class WfVaeModel : IDisposable
     public long ParameterCount => _net.parameters().Sum(p => p.numel());
 
     /// <summary>Parameters of the encoder only.</summary>
-    public long EncoderParameterCount => _net.encoder.parameters().Sum(p => p.numel());
+    public long EncoderParameterCount => _net.encoder?.parameters().Sum(p => p.numel()) ?? 0;
 
     /// <summary>Latent shape (B, z, t, h, w) for a video of the given shape (which must be valid).</summary>
     public long[] LatentShape(long batch, long frames, long height, long width)
@@ -164,8 +196,8 @@ public sealed class WfVaeModel : IDisposable
         foreach (var (dtype, name) in new[] { (encodeDType, nameof(encodeDType)), (decodeDType, nameof(decodeDType)) })
             if (dtype != ScalarType.Float32 && dtype != ScalarType.BFloat16 && dtype != ScalarType.Float64)
                 throw new ArgumentException($"dtype {dtype} is not supported; use Float32, BFloat16 or Float64.", name);
-        Precision.Cast(_net.encoder, encodeDType);
-        Precision.Cast(_net.decoder, decodeDType);
+        if (_net.encoder is not null) Precision.Cast(_net.encoder, encodeDType);
+        if (_net.decoder is not null) Precision.Cast(_net.decoder, decodeDType);
         EncodeDType = encodeDType;
         DecodeDType = decodeDType;
         return this;
@@ -194,7 +226,7 @@ public sealed class WfVaeModel : IDisposable
         Tensor moments;
         if (chunkFrames is not int step)
         {
-            moments = _net.encoder.Forward(x, null, out _, out _);
+            moments = EncoderNet.Forward(x, null, out _, out _);
         }
         else
         {
@@ -233,7 +265,7 @@ public sealed class WfVaeModel : IDisposable
         else if (t < 4 || t % 4 != 0)
             throw new ArgumentException($"chunk {cache.ChunksProcessed} has {t} frames; every chunk after the first must hold a positive multiple of 4 frames (e.g. 4, 8 or 16).");
         CheckSameFrameShape(x, cache, "chunk");
-        var moments = _net.encoder.Forward(x, cache, out _, out _);
+        var moments = EncoderNet.Forward(x, cache, out _, out _);
         cache.ChunksProcessed++;
         cache.FramesProcessed += t;
         return moments;
@@ -260,7 +292,7 @@ public sealed class WfVaeModel : IDisposable
         Tensor video;
         if (chunkLatentFrames is not int step)
         {
-            video = _net.decoder.Forward(z, null, out _, out _);
+            video = DecoderNet.Forward(z, null, out _, out _);
         }
         else
         {
@@ -299,7 +331,7 @@ public sealed class WfVaeModel : IDisposable
         if (cache.Completed) throw new InvalidOperationException("this decoder cache already processed its last chunk; create a new one for the next video.");
         CheckSameFrameShape(z, cache, "latent chunk");
         cache.IsLastChunk = isLast;
-        var video = _net.decoder.Forward(z, cache, out _, out _);
+        var video = DecoderNet.Forward(z, cache, out _, out _);
         cache.ChunksProcessed++;
         cache.FramesProcessed += z.shape[2];
         cache.Completed = isLast;
@@ -329,11 +361,11 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>Full forward with gradients for training: returns (reconstruction, posterior moments, W2, W3, Ŵ2, Ŵ3).</summary>
     internal (Tensor Recon, Tensor Moments, Tensor EncL1, Tensor EncL2, Tensor DecL1, Tensor DecL2) TrainingForward(Tensor x, Tensor? noise)
     {
-        var moments = _net.encoder.Forward(x, null, out var el1, out var el2);
+        var moments = EncoderNet.Forward(x, null, out var el1, out var el2);
         var parts = moments.chunk(2, 1);
         var z = parts[0];
         if (noise is not null) z = z.add(parts[1].clamp(-30, 20).mul(0.5).exp().mul(noise));
-        var recon = _net.decoder.Forward(z, null, out var dl1, out var dl2);
+        var recon = DecoderNet.Forward(z, null, out var dl1, out var dl2);
         return (recon, moments, el1, el2, dl1, dl2);
     }
 

@@ -26,11 +26,12 @@ internal static class BenchCommand
         var profile = new Option<bool>("--profile") { Description = "Per-block time profile (one extra run per case)." };
         var noError = new Option<bool>("--no-error") { Description = "Skip the fp32 reference runs that measure bf16 error." };
         var mmap = new Option<int>("--mmap-threshold-mb") { Description = "Set glibc's M_MMAP_THRESHOLD (MB) so freed activations go back to the OS (0 = glibc default).", DefaultValueFactory = _ => 0 };
+        var components = new Option<string>("--components") { Description = "Model halves to load: all, encoder or decoder (a decode-only job needs no encoder weights).", DefaultValueFactory = _ => "all" };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
         var seed = new Option<long>("--seed") { Description = "Seed of random weights and inputs.", DefaultValueFactory = _ => 0 };
         var cmd = new Command("bench", "Benchmark WF-VAE encode/decode speed, GFLOP/s, peak memory and bf16 error.")
         {
-            config, model, device, frames, size, threads, repeat, warmup, dtype, encDtype, decDtype, chunk, decChunk, modes, phases, stream, profile, noError, mmap, json, seed,
+            config, model, device, frames, size, threads, repeat, warmup, dtype, encDtype, decDtype, chunk, decChunk, modes, phases, stream, profile, noError, mmap, components, json, seed,
         };
         cmd.SetAction(r => CliSupport.Run(() =>
         {
@@ -54,6 +55,7 @@ internal static class BenchCommand
                 Profile = r.GetValue(profile),
                 MeasureError = !r.GetValue(noError),
                 MmapThresholdMb = r.GetValue(mmap),
+                Components = BenchOptions.ParseComponents(r.GetValue(components)!),
                 JsonPath = r.GetValue(json),
                 Seed = r.GetValue(seed),
             };

@@ -33,6 +33,7 @@ internal sealed record BenchOptions
     public bool MeasureError { get; init; } = true;
     /// <summary>glibc M_MMAP_THRESHOLD in MB (0 = leave glibc's dynamic default).</summary>
     public int MmapThresholdMb { get; init; }
+    public WfVaeComponents Components { get; init; } = WfVaeComponents.All;
     public string? JsonPath { get; init; }
     public long Seed { get; init; }
 
@@ -66,6 +67,14 @@ internal sealed record BenchOptions
         _ => throw new ArgumentException($"dtype '{s}' is not supported; use fp32 or bf16."),
     };
 
+    public static WfVaeComponents ParseComponents(string s) => s.ToLowerInvariant() switch
+    {
+        "all" => WfVaeComponents.All,
+        "encoder" => WfVaeComponents.Encoder,
+        "decoder" => WfVaeComponents.Decoder,
+        _ => throw new ArgumentException($"--components '{s}' is not valid; use all, encoder or decoder."),
+    };
+
     public static string DTypeName(ScalarType t) => t == ScalarType.BFloat16 ? "bf16" : t == ScalarType.Float32 ? "fp32" : t.ToString();
 }
 
@@ -86,6 +95,15 @@ internal static class BenchRunner
         if (o.ChunkFrames < 4 || o.ChunkFrames % 4 != 0) throw new ArgumentException($"--chunk-frames {o.ChunkFrames} must be a positive multiple of 4.");
         if (o.DecodeChunkLatents is < 1) throw new ArgumentException($"--decode-chunk {o.DecodeChunkLatents} must be at least 1 latent frame.");
         var device = WfVaeModel.ParseDevice(o.Device);
+        bool anyBf16 = o.EncodeDType != ScalarType.Float32 || o.DecodeDType != ScalarType.Float32;
+        if (o.Components != WfVaeComponents.All)
+        {
+            string missing = o.Components == WfVaeComponents.Decoder ? "encode" : "decode";
+            if (o.Phases.Contains(missing) || o.StreamFrames.Count > 0 && missing == "encode")
+                throw new ArgumentException($"--components {o.Components.ToString().ToLowerInvariant()} cannot run the {missing} phase (or --stream); drop it from --phases or load all.");
+            if (anyBf16 && o.MeasureError)
+                throw new ArgumentException("the bf16 error reference runs encode and decode; use --components all or --no-error.");
+        }
 
         var report = new JsonObject
         {
@@ -94,7 +112,7 @@ internal static class BenchRunner
             ["machine"] = MachineInfo(),
         };
         var sw = Stopwatch.StartNew();
-        using var model = o.ModelDir is { } dir ? WfVaeModel.Load(dir, device) : WfVaeModel.Create(WfVaeConfig.Load(o.ConfigPath!), o.Seed, device);
+        using var model = o.ModelDir is { } dir ? WfVaeModel.Load(dir, device, o.Components) : WfVaeModel.Create(WfVaeConfig.Load(o.ConfigPath!), o.Seed, device, o.Components);
         double buildS = sw.Elapsed.TotalSeconds;
         long decodeChunk = o.DecodeChunkLatents ?? WfVaeModel.DefaultDecodeChunkLatentFrames;
         report["model"] = new JsonObject
@@ -103,6 +121,7 @@ internal static class BenchRunner
             ["random_weights"] = o.ModelDir is null,
             ["parameters"] = model.ParameterCount,
             ["encoder_parameters"] = model.EncoderParameterCount,
+            ["components"] = o.Components.ToString().ToLowerInvariant(),
             ["device"] = o.Device,
             ["encode_dtype"] = BenchOptions.DTypeName(o.EncodeDType),
             ["decode_dtype"] = BenchOptions.DTypeName(o.DecodeDType),
@@ -146,7 +165,6 @@ internal static class BenchRunner
         report["work"] = work;
 
         // fp32 references for the bf16 error (run before the cast, through the chunked path to keep memory low).
-        bool anyBf16 = o.EncodeDType != ScalarType.Float32 || o.DecodeDType != ScalarType.Float32;
         var refLatent = new Dictionary<int, Tensor>();
         var refRecon = new Dictionary<int, Tensor>();
         try
@@ -331,13 +349,18 @@ internal static class BenchRunner
 
     private static JsonObject ProfileJson(string phase, int frames, string mode, Action run)
     {
-        using var probe = ModelProbe.Start(countMacs: false, timeBlocks: true);
+        using var probe = ModelProbe.Start(countMacs: false, timeBlocks: true, trackPeakRss: true);
         long t0 = Stopwatch.GetTimestamp();
         run();
         double total = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         var blocks = new JsonArray();
+        var peaks = probe.BlockPeakRssMb;
         foreach (var (label, s, calls) in probe.Blocks)
-            blocks.Add(new JsonObject { ["block"] = label, ["seconds"] = Round(s, 3), ["calls"] = calls, ["share"] = Round(s / total, 4) });
+            blocks.Add(new JsonObject
+            {
+                ["block"] = label, ["seconds"] = Round(s, 3), ["calls"] = calls, ["share"] = Round(s / total, 4),
+                ["peak_rss_mb"] = peaks.TryGetValue(label, out var mb) ? Round(mb, 0) : null,
+            });
         return new JsonObject { ["phase"] = phase, ["frames"] = frames, ["mode"] = mode, ["total_seconds"] = Round(total, 3), ["blocks"] = blocks };
     }
 
@@ -471,31 +494,9 @@ internal static class BenchRunner
     /// <summary>Resident-set size from /proc/self/status; the peak (VmHWM) is reset by writing 5 to /proc/self/clear_refs.</summary>
     internal static class Rss
     {
-        public static double CurrentMb() => ReadKb("VmRSS:") / 1024.0;
-        public static double PeakMb() => ReadKb("VmHWM:") / 1024.0;
-
-        public static bool ResetPeak()
-        {
-            try
-            {
-                File.WriteAllText("/proc/self/clear_refs", "5");
-                return true;
-            }
-            catch (IOException) { return false; }
-            catch (UnauthorizedAccessException) { return false; }
-        }
-
-        private static long ReadKb(string key)
-        {
-            try
-            {
-                foreach (var line in File.ReadLines("/proc/self/status"))
-                    if (line.StartsWith(key, StringComparison.Ordinal))
-                        return long.Parse(line[key.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-            }
-            catch (IOException) { }
-            return -1;
-        }
+        public static double CurrentMb() => ProcessMemory.CurrentKb() / 1024.0;
+        public static double PeakMb() => ProcessMemory.PeakKb() / 1024.0;
+        public static bool ResetPeak() => ProcessMemory.ResetPeak();
     }
 }
 

@@ -47,12 +47,12 @@ internal static class CliSupport
     private static string OneLine(string s) => string.Join(" ", s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     /// <summary>Loads <paramref name="dir"/>, or the default shipped model when it is null.</summary>
-    public static WfVaeModel LoadModel(string? dir, string device)
+    public static WfVaeModel LoadModel(string? dir, string device, WfVaeComponents components = WfVaeComponents.All)
     {
         var dev = WfVaeModel.ParseDevice(device);
         string path = dir ?? DefaultModel.Directory
             ?? throw new InvalidOperationException($"no --model given and no default model found ({DefaultModel.SearchDescription}); pass --model DIR with a WF-VAE folder (config.json + diffusion_pytorch_model.safetensors).");
-        return WfVaeModel.Load(path, dev);
+        return WfVaeModel.Load(path, dev, components);
     }
 
     /// <summary>Reads one named float tensor from a safetensors file, naming what the file holds on a miss.</summary>

@@ -21,7 +21,7 @@ internal static class DecodeCommand
             string inPath = r.GetValue(input)!, outPath = r.GetValue(output)!;
             bool mp4 = outPath.EndsWith(".mp4", StringComparison.OrdinalIgnoreCase);
             if (!mp4 && !CliSupport.IsSafetensors(outPath)) throw new ArgumentException($"--output '{outPath}' must end in .safetensors or .mp4.");
-            using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!);
+            using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!, WfVaeComponents.Decoder);
             using var scope = NewDisposeScope();
             var z = CliSupport.ReadTensor(inPath, "latent_mean", "latent");
             var video = m.Decode(z, r.GetValue(chunk));

@@ -24,7 +24,7 @@ internal static class EncodeCommand
         {
             string outPath = r.GetValue(output)!;
             if (!CliSupport.IsSafetensors(outPath)) throw new ArgumentException($"--output '{outPath}' must end in .safetensors.");
-            using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!);
+            using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!, WfVaeComponents.Encoder);
             using var scope = NewDisposeScope();
             var video = VideoInput.Read(r.GetValue(input)!, r.GetValue(size), r.GetValue(maxFrames));
             long t = video.shape[2], h = video.shape[3], w = video.shape[4];

@@ -213,14 +213,20 @@ internal sealed class WfVaeDecoder : nn.Module
 /// <summary>The official <c>WFVAEModel</c> module tree: children <c>encoder</c> and <c>decoder</c>.</summary>
 internal sealed class WfVaeNetwork : nn.Module
 {
-    public readonly WfVaeEncoder encoder;
-    public readonly WfVaeDecoder decoder;
+    public readonly WfVaeEncoder? encoder;
+    public readonly WfVaeDecoder? decoder;
 
-    public WfVaeNetwork(WfVaeConfig config) : base("WFVAEModel")
+    public WfVaeNetwork(WfVaeConfig config, WfVaeComponents components = WfVaeComponents.All) : base("WFVAEModel")
     {
-        encoder = new WfVaeEncoder(config);
-        decoder = new WfVaeDecoder(config);
-        register_module(nameof(encoder), encoder);
-        register_module(nameof(decoder), decoder);
+        if (components.HasFlag(WfVaeComponents.Encoder))
+        {
+            encoder = new WfVaeEncoder(config);
+            register_module(nameof(encoder), encoder);
+        }
+        if (components.HasFlag(WfVaeComponents.Decoder))
+        {
+            decoder = new WfVaeDecoder(config);
+            register_module(nameof(decoder), decoder);
+        }
     }
 }

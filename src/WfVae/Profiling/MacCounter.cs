@@ -28,17 +28,20 @@ public static class MacCounter
         double scale = (double)(height * width) / (hs * ws);
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
-        double enc, encAttn, dec, decAttn;
+        double enc = 0, encAttn = 0, dec = 0, decAttn = 0;
+        // A model loaded with one half only counts that half (the other counts zero).
+        if (model.Network.encoder is { } encoder)
         using (var p = ModelProbe.Start(countMacs: true))
         {
             var x = zeros([1, 3, frames, hs, ws], model.EncodeDType, model.Device);
-            model.Network.encoder.Forward(x, null, out _, out _);
+            encoder.Forward(x, null, out _, out _);
             (enc, encAttn) = (p.ConvMacs, p.AttentionMacs);
         }
+        if (model.Network.decoder is { } decoder)
         using (var p = ModelProbe.Start(countMacs: true))
         {
             var z = zeros([1, model.Config.LatentDim, VideoShapeRules.LatentFrames(frames), hs / 8, ws / 8], model.DecodeDType, model.Device);
-            model.Network.decoder.Forward(z, null, out _, out _);
+            decoder.Forward(z, null, out _, out _);
             (dec, decAttn) = (p.ConvMacs, p.AttentionMacs);
         }
         return new MacCount(enc * scale + encAttn * scale * scale, dec * scale + decAttn * scale * scale, encAttn * scale * scale, decAttn * scale * scale);

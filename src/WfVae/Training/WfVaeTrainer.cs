@@ -326,7 +326,7 @@ public sealed class WfVaeTrainer : IDisposable
         {
             torch.manual_seed(MixSeed(o.Seed, s, 0xD15C));
             var gLoss = _disc!.forward(recon).to(ScalarType.Float32).mean().neg();
-            var last = Model.Network.decoder.LastLayerWeight;
+            var last = Model.DecoderNet.LastLayerWeight;
             var recGrad = torch.autograd.grad([rec], [last], retain_graph: true)[0];
             var gGrad = torch.autograd.grad([gLoss], [last], retain_graph: true)[0];
             double rn = recGrad.to(ScalarType.Float32).norm().item<float>(), gn = gGrad.to(ScalarType.Float32).norm().item<float>();
