@@ -59,6 +59,8 @@ public sealed record WfVaeDecoderOptions
             throw new ArgumentException("WfVaeDecoderOptions.ModelDirectory is empty.", nameof(ModelDirectory));
         if (Model is null)
             WfVaeModel.ParseDevice(Device);
+        else if (!Model.Components.HasFlag(WfVaeComponents.Decoder))
+            throw new ArgumentException($"WfVaeDecoderOptions.Model was loaded with components {Model.Components}, without its decoder; load it with WfVaeComponents.All or Decoder.", nameof(Model));
         if (LatentHeight is < 1)
             throw new ArgumentOutOfRangeException(nameof(LatentHeight), LatentHeight, "WfVaeDecoderOptions.LatentHeight must be null or >= 1.");
         if (LatentWidth is < 1)

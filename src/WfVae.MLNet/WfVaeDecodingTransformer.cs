@@ -16,7 +16,7 @@ public sealed class WfVaeDecodingTransformer : ITransformer, ICanSaveModel, IDis
     internal WfVaeDecodingTransformer(WfVaeDecoderOptions options, DataViewSchema inputSchema)
     {
         Names.FindInput(inputSchema, options.InputColumnName);
-        _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeDecodingTransformer));
+        _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeDecodingTransformer), WfVaeComponents.Decoder);
         try
         {
             _mapping = DecodingMapping.Create(options, _model.Model.Config.LatentDim, inputSchema, () => _model.Model);

@@ -122,6 +122,8 @@ public sealed record WfVaeEncoderOptions
             throw new ArgumentException("WfVaeEncoderOptions.ModelDirectory is empty.", nameof(ModelDirectory));
         if (Model is null)
             WfVaeModel.ParseDevice(Device);
+        else if (!Model.Components.HasFlag(WfVaeComponents.Encoder))
+            throw new ArgumentException($"WfVaeEncoderOptions.Model was loaded with components {Model.Components}, without its encoder; load it with WfVaeComponents.All or Encoder.", nameof(Model));
         if (Width is { } w && (w < 1 || w > VideoReadOptions.MaxDimension))
             throw new ArgumentOutOfRangeException(nameof(Width), w, $"WfVaeEncoderOptions.Width must be null or in [1, {VideoReadOptions.MaxDimension}].");
         if (Height is { } h && (h < 1 || h > VideoReadOptions.MaxDimension))

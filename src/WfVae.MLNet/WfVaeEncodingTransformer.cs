@@ -28,7 +28,7 @@ public sealed class WfVaeEncodingTransformer : ITransformer, ICanSaveModel, IDis
     internal WfVaeEncodingTransformer(WfVaeEncoderOptions options, DataViewSchema inputSchema, FineTuningResult? fineTuning = null)
     {
         Names.FindInput(inputSchema, options.InputColumnName);
-        _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeEncodingTransformer));
+        _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeEncodingTransformer), WfVaeComponents.Encoder);
         try
         {
             _mapping = EncodingMapping.Create(options, _model.Model.Config.LatentDim, inputSchema, () => _model.Model);

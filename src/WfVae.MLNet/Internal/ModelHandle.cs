@@ -16,10 +16,11 @@ internal sealed class ModelHandle : IDisposable
         Stamp = ModelStamp.Of(model);
     }
 
-    public static ModelHandle Open(string? directory, WfVaeModel? model, string device, string owner) =>
+    /// <summary>Uses <paramref name="model"/>, or loads only <paramref name="components"/> from <paramref name="directory"/> (a stage needs one half).</summary>
+    public static ModelHandle Open(string? directory, WfVaeModel? model, string device, string owner, WfVaeComponents components) =>
         model is not null
             ? new ModelHandle(model, owned: false, owner)
-            : new ModelHandle(WfVaeModel.Load(directory!, WfVaeModel.ParseDevice(device)), owned: true, owner);
+            : new ModelHandle(WfVaeModel.Load(directory!, WfVaeModel.ParseDevice(device), components), owned: true, owner);
 
     /// <summary>File stamp of the weights at load, to refuse saving after they changed on disk.</summary>
     public ModelStamp? Stamp { get; }

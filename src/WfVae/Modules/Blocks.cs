@@ -13,6 +13,13 @@ internal abstract class CausalBlock : nn.Module
 
     /// <summary>Runs on one chunk; <paramref name="cache"/> null means the whole video in one call.</summary>
     public abstract Tensor Forward(Tensor x, CausalCache? cache);
+
+    /// <summary>
+    /// Like <see cref="Forward(Tensor, CausalCache?)"/>, for a caller that no longer needs <paramref name="x"/>: blocks that
+    /// copy their input first (causal padding) dispose the handles in <paramref name="release"/> right after the copy,
+    /// so the input's storage is freed before the convolution allocates its output.
+    /// </summary>
+    public virtual Tensor ForwardReleasing(Tensor x, CausalCache? cache, params Tensor[] release) => Forward(x, cache);
 }
 
 /// <summary>Holds a conv's <c>weight</c> (and optional <c>bias</c>) under the PyTorch names.</summary>
@@ -61,9 +68,12 @@ internal sealed class CausalConv3d : CausalBlock
     public Tensor Weight => conv.weight;
     public Tensor? Bias => conv.bias;
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, CausalCache? cache) => ForwardReleasing(x, cache);
+
+    public override Tensor ForwardReleasing(Tensor x, CausalCache? cache, params Tensor[] release)
     {
         using var padded = CausalTime.Pad(this, x, cache, _kt, _st);
+        foreach (var r in release) r.Dispose();
         var y = F.conv3d(padded, conv.weight, conv.bias, _stride, _padding);
         ModelProbe.Conv(y, conv.weight.shape[1] * _kt * _kt * _kt);
         return y;
@@ -284,10 +294,11 @@ internal sealed class ResnetBlock : CausalBlock
     {
         // Every intermediate is released as soon as the next one exists (as Python's refcounting does in the
         // official code), so a block holds at most its input, one normalised copy, the padded copy and one output.
+        // The normalised input is released as soon as the conv's padded copy exists (ForwardReleasing).
         Tensor h;
         using (var n = norm1.Forward(x))
         using (var a = F.silu(n, inplace: true))
-            h = conv1.Forward(a, cache);
+            h = conv1.ForwardReleasing(a, cache, a, n);
         using (var n = norm2.Forward(h))
         {
             h.Dispose();
@@ -297,7 +308,7 @@ internal sealed class ResnetBlock : CausalBlock
                 using var d = F.dropout(a, _dropout, true);
                 h = conv2.Forward(d, cache);
             }
-            else h = conv2.Forward(a, cache);
+            else h = conv2.ForwardReleasing(a, cache, a, n);
         }
         // h is this block's own conv output, so the residual add can run in place.
         if (nin_shortcut is null) h.add_(x);

@@ -27,6 +27,23 @@ public sealed class SchemaAndRowErrorTests
     }
 
     [Fact]
+    public void ModelWithoutTheNeededHalf_IsAnOptionsError()
+    {
+        var ml = new MLContext(seed: 1);
+        using var decoderOnly = WfVaeModel.Load(TestPaths.TinyModelDir, components: WfVaeComponents.Decoder);
+        using var encoderOnly = WfVaeModel.Load(TestPaths.TinyModelDir, components: WfVaeComponents.Encoder);
+        var e1 = Assert.Throws<ArgumentException>(() => ml.Transforms.WfVaeEncode("Latent", "Video", decoderOnly));
+        Assert.Contains("WfVaeEncoderOptions.Model was loaded with components Decoder, without its encoder", e1.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => ml.Transforms.WfVaeDecode("Video", "Latent", encoderOnly));
+        Assert.Contains("WfVaeDecoderOptions.Model was loaded with components Encoder, without its decoder", e2.Message);
+        // The half a stage needs is enough.
+        var encode = ml.Transforms.WfVaeEncode("Latent", "Video", encoderOnly);
+        var decode = ml.Transforms.WfVaeDecode("Video", "Latent", decoderOnly);
+        Assert.Same(encoderOnly, encode.Options.Model);
+        Assert.Same(decoderOnly, decode.Options.Model);
+    }
+
+    [Fact]
     public void WrongInputType_UsesMLNetWording()
     {
         var ml = new MLContext(seed: 1);
