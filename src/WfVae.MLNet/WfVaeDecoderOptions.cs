@@ -33,8 +33,11 @@ public sealed record WfVaeDecoderOptions
     /// <summary>Latent width w of a flat or variable-size input vector (ignored when the column type carries (z, t, h, w)).</summary>
     public int? LatentWidth { get; init; }
 
-    /// <summary>Latent frames per Causal Cache chunk after frame 0 (any positive number); null decodes each row whole. Default 4.</summary>
-    public int? ChunkLatentFrames { get; init; } = 4;
+    /// <summary>
+    /// Latent frames per Causal Cache chunk after frame 0 (any positive number); null decodes each row whole. Default
+    /// <see cref="WfVaeModel.DefaultDecodeChunkLatentFrames"/> (1): the lowest peak memory at the same speed; the video does not depend on it.
+    /// </summary>
+    public int? ChunkLatentFrames { get; init; } = WfVaeModel.DefaultDecodeChunkLatentFrames;
 
     /// <summary>Keep at most this many decoded frames (e.g. the frame count before <see cref="ShapePolicy.PadAndTrim"/> padded it). Null keeps all.</summary>
     public int? Frames { get; init; }

@@ -36,8 +36,11 @@ public sealed class WfVaeModel : IDisposable
     public const int AutoChunkAboveFrames = 17;
     /// <summary>Video frames per chunk of the automatic chunked encode.</summary>
     public const int DefaultEncodeChunkFrames = 16;
-    /// <summary>Latent frames per chunk of the automatic chunked decode (each makes 4 video frames).</summary>
-    public const int DefaultDecodeChunkLatentFrames = 2;
+    /// <summary>
+    /// Latent frames per chunk of the automatic chunked decode (each makes 4 video frames). One latent frame per chunk
+    /// measured the same CPU time as two (WF-VAE-L, 33×256²: 266 vs 263 CPU s) at ~300 MB lower peak memory.
+    /// </summary>
+    public const int DefaultDecodeChunkLatentFrames = 1;
     /// <summary>The folder the weights were loaded from, if any.</summary>
     public string? SourceDirectory { get; private init; }
 

@@ -45,11 +45,39 @@ public sealed class BenchSmokeTests
             Assert.True((double)err["decode_psnr_vs_fp32_db"]! > 25, err.ToJsonString());
             Assert.Contains(root["profile"]!.AsArray(), p => p!["blocks"]!.AsArray().Any(b => (string?)b!["block"] == "decoder.up2"));
             Assert.Contains(root["profile"]!.AsArray(), p => p!["blocks"]!.AsArray().Any(b => (string?)b!["block"] == "attention"));
+            // Per-block peak RSS (Linux): at least the weights are resident inside every block.
+            Assert.All(root["profile"]!.AsArray().SelectMany(p => p!["blocks"]!.AsArray()), b => Assert.True((double?)b!["peak_rss_mb"] > 0, b!.ToJsonString()));
             var stream = root["streaming"]!.AsArray();
             Assert.Equal(2, stream.Count);
             Assert.Equal(9, (int)stream[1]!["frames"]!);
             Assert.Equal(3, (int)stream[1]!["latent_frames"]!);
             Assert.True((double)stream[1]!["peak_rss_mb"]! > 0);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Bench_decoder_only_loads_no_encoder_and_refuses_the_encode_phase()
+    {
+        string dir = TestPaths.NewTempDir("wfvae-bench");
+        try
+        {
+            string json = Path.Combine(dir, "bench.json");
+            string config = Path.Combine(TestPaths.TinyModelDir, "config.json");
+            var r = CliRunner.Run("bench", "--config", config, "--frames", "9", "--size", "16", "--threads", "1", "--repeat", "1", "--warmup", "0",
+                "--phases", "decode", "--components", "decoder", "--json", json);
+            Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.StdErr}\n{r.StdOut}");
+            var root = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+            Assert.Equal("decoder", (string?)root["model"]!["components"]);
+            Assert.Equal(0, (long)root["model"]!["encoder_parameters"]!);
+            Assert.All(root["results"]!.AsArray(), c => Assert.Equal("decode", (string?)c!["phase"]));
+
+            var bad = CliRunner.Run("bench", "--config", config, "--frames", "5", "--size", "16", "--components", "decoder");
+            Assert.Equal(1, bad.ExitCode);
+            Assert.Contains("cannot run the encode phase", bad.StdErr);
         }
         finally
         {
