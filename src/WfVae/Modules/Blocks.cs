@@ -72,11 +72,55 @@ internal sealed class CausalConv3d : CausalBlock
 
     public override Tensor ForwardReleasing(Tensor x, CausalCache? cache, params Tensor[] release)
     {
-        using var padded = CausalTime.Pad(this, x, cache, _kt, _st);
-        foreach (var r in release) r.Dispose();
-        var y = F.conv3d(padded, conv.weight, conv.bias, _stride, _padding);
+        Tensor y;
+        if (CanFoldReplicatedFrames(x, cache))
+        {
+            y = ConvFoldingReplicatedFrames(x, cache);
+            foreach (var r in release) r.Dispose();
+        }
+        else
+        {
+            using var padded = CausalTime.Pad(this, x, cache, _kt, _st);
+            foreach (var r in release) r.Dispose();
+            y = F.conv3d(padded, conv.weight, conv.bias, _stride, _padding);
+        }
+        // Nominal work (as if the replicated frames were convolved), so counts match the official model's.
         ModelProbe.Conv(y, conv.weight.shape[1] * _kt * _kt * _kt);
         return y;
+    }
+
+    /// <summary>
+    /// The first chunk (or whole video) is front-padded with kt−1 copies of frame 0, so the first kt−1 output frames
+    /// see frame 0 several times: folding those taps into one kernel skips convolving the copies (same result up to
+    /// summation order; WF-VAE-L decode of 17 frames does ~10% fewer multiply-accumulates). Inference, fp32 layout only.
+    /// </summary>
+    private bool CanFoldReplicatedFrames(Tensor x, CausalCache? cache) =>
+        _kt > 1 && _st == 1 && !torch.is_grad_enabled() && !Layout.UseChannelsLast(x) && (cache is null || !cache.HasState(this));
+
+    private Tensor ConvFoldingReplicatedFrames(Tensor x, CausalCache? cache)
+    {
+        using var scope = torch.NewDisposeScope();
+        long t = x.shape[2];
+        var w = conv.weight;
+        long[] stride = [1, _stride[1], _stride[2]];
+        var parts = new List<Tensor>();
+        // Output frame j < kt−1 sees frame 0 through taps 0..kt−1−j (summed) and frames 1..j through the last j taps.
+        for (long j = 0; j < Math.Min(_kt - 1, t); j++)
+        {
+            var folded = w.narrow(2, 0, _kt - j).sum(2, keepdim: true);
+            var kernel = j == 0 ? folded : torch.cat([folded, w.narrow(2, _kt - j, j)], 2);
+            parts.Add(F.conv3d(x.narrow(2, 0, j + 1), kernel, conv.bias, stride, _padding));
+        }
+        if (t >= _kt) parts.Add(F.conv3d(x, w, conv.bias, stride, _padding));
+        var y = parts.Count == 1 ? parts[0] : torch.cat(parts, 2);
+        if (cache is not null)
+        {
+            // What the padded path stores: the last kt−1 frames of [frame 0 × (kt−1), x].
+            long keep = _kt - 1;
+            var tail = t >= keep ? x.narrow(2, t - keep, keep) : torch.cat([x.narrow(2, 0, 1).expand(-1, -1, keep - t, -1, -1), x], 2);
+            cache.Set(this, tail);
+        }
+        return scope.MoveToOuter(y);
     }
 }
 

@@ -1,0 +1,45 @@
+using WfVae.Modules;
+using static TorchSharp.torch;
+
+namespace WfVae.Tests.Model;
+
+/// <summary>
+/// Inference folds the replicated front-padding frames of the first chunk into the kernel; it must match the padded
+/// convolution (outputs and the Causal Cache tail it leaves) for every short and long first chunk.
+/// </summary>
+[Collection("Torch")]
+public sealed class CausalConvFoldTests
+{
+    [Theory]
+    [InlineData(1, 3)]
+    [InlineData(2, 1)]
+    [InlineData(3, 2)]
+    [InlineData(5, 4)]
+    public void Folded_first_chunk_matches_the_padded_convolution_and_leaves_the_same_cache(int firstFrames, int nextFrames)
+    {
+        manual_seed(7);
+        using var conv = new CausalConv3d(4, 6, 3, 1, 1);
+        using var x1 = randn(new long[] { 1, 4, firstFrames, 5, 6 });
+        using var x2 = randn(new long[] { 1, 4, nextFrames, 5, 6 });
+
+        var (paddedOut, paddedNext) = Run(conv, x1, x2, fold: false);
+        var (foldedOut, foldedNext) = Run(conv, x1, x2, fold: true);
+        using (paddedOut) using (paddedNext) using (foldedOut) using (foldedNext)
+        {
+            Assert.Equal(paddedOut.shape, foldedOut.shape);
+            Assert.True(paddedOut.allclose(foldedOut, rtol: 0, atol: 1e-5), $"first chunk differs by {paddedOut.sub(foldedOut).abs().max().item<float>()}");
+            Assert.True(paddedNext.allclose(foldedNext, rtol: 0, atol: 1e-5), "the cache tail left by the folded chunk differs");
+        }
+    }
+
+    private static (Tensor First, Tensor Next) Run(CausalConv3d conv, Tensor x1, Tensor x2, bool fold)
+    {
+        // The padded path runs whenever gradients are enabled; the folded path is the inference one.
+        using var cache = new CausalCache(CacheDirection.Decode);
+        using var mode = fold ? inference_mode() : enable_grad();
+        Assert.Equal(!fold, is_grad_enabled());
+        var first = conv.Forward(x1, cache).detach();
+        var next = conv.Forward(x2, cache).detach();
+        return (first, next);
+    }
+}
