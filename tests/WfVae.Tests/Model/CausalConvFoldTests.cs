@@ -42,4 +42,26 @@ public sealed class CausalConvFoldTests
         var next = conv.Forward(x2, cache).detach();
         return (first, next);
     }
+
+    [Theory]
+    [InlineData(1, 5, 6)]
+    [InlineData(3, 4, 4)]
+    public void Subpixel_upsample_matches_nearest_upsample_then_conv(int frames, int height, int width)
+    {
+        manual_seed(11);
+        using var up = new Upsample2D(5, 7);
+        using var x = randn(new long[] { 2, 5, frames, height, width });
+        Tensor reference, subPixel;
+        using (enable_grad()) reference = up.Forward(x, null).detach();
+        using (inference_mode())
+        {
+            Assert.False(is_grad_enabled());
+            subPixel = up.Forward(x, null);
+        }
+        using (reference) using (subPixel)
+        {
+            Assert.Equal(new long[] { 2, 7, frames, 2 * height, 2 * width }, subPixel.shape);
+            Assert.True(reference.allclose(subPixel, rtol: 0, atol: 1e-5), $"differs by {reference.sub(subPixel).abs().max().item<float>()}");
+        }
+    }
 }
