@@ -33,7 +33,7 @@ public static class WfVaeModelRegistry
 {
     private static readonly ConcurrentDictionary<(string Path, long Length, DateTime Written), string> HashCache = new();
     private static readonly ConcurrentDictionary<string, string> RegisteredByWeights = new(StringComparer.Ordinal);
-    private static readonly ConcurrentDictionary<(string Weights, string Config, string Device, string DType), Lazy<WfVaeModel>> Models = new();
+    private static readonly ConcurrentDictionary<(string Weights, string Config, string Device, string DType, WfVaeComponents Components), Lazy<WfVaeModel>> Models = new();
 
     /// <summary>
     /// Makes the weights in <paramref name="directory"/> available to loaded pipelines that were saved with the same weights
@@ -82,11 +82,14 @@ public static class WfVaeModelRegistry
 
     internal static string DeviceName(Device d) => d.type == DeviceType.CPU ? "cpu" : d.index < 0 ? d.type.ToString().ToLowerInvariant() : $"{d.type.ToString().ToLowerInvariant()}:{d.index}";
 
-    /// <summary>The model with exactly the referenced weights, loaded once per process.</summary>
-    internal static WfVaeModel Resolve(ModelReference r)
+    /// <summary>
+    /// The model with exactly the referenced weights, loaded once per process and model half (a loaded encode stage holds
+    /// only the encoder, a decode stage only the decoder).
+    /// </summary>
+    internal static WfVaeModel Resolve(ModelReference r, WfVaeComponents components)
     {
-        var key = (r.WeightsSha256, r.ConfigSha256, r.Device, r.DType);
-        var lazy = Models.GetOrAdd(key, _ => new Lazy<WfVaeModel>(() => LoadVerified(r), LazyThreadSafetyMode.ExecutionAndPublication));
+        var key = (r.WeightsSha256, r.ConfigSha256, r.Device, r.DType, components);
+        var lazy = Models.GetOrAdd(key, _ => new Lazy<WfVaeModel>(() => LoadVerified(r, components), LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
             return lazy.Value;
@@ -94,12 +97,12 @@ public static class WfVaeModelRegistry
         catch
         {
             // Do not cache the failure: a later row may find the weights restored or registered.
-            Models.TryRemove(new KeyValuePair<(string, string, string, string), Lazy<WfVaeModel>>(key, lazy));
+            Models.TryRemove(new KeyValuePair<(string, string, string, string, WfVaeComponents), Lazy<WfVaeModel>>(key, lazy));
             throw;
         }
     }
 
-    private static WfVaeModel LoadVerified(ModelReference r)
+    private static WfVaeModel LoadVerified(ModelReference r, WfVaeComponents components)
     {
         var tried = new List<string>();
         var candidates = new List<string>();
@@ -123,7 +126,7 @@ public static class WfVaeModelRegistry
                 tried.Add($"'{config}' has sha256 {cs}, not the recorded {r.ConfigSha256} (config.json changed since the pipeline was saved)");
                 continue;
             }
-            var model = WfVaeModel.Load(dir, WfVaeModel.ParseDevice(r.Device));
+            var model = WfVaeModel.Load(dir, WfVaeModel.ParseDevice(r.Device), components);
             try
             {
                 if (Enum.TryParse<ScalarType>(r.DType, out var dtype) && dtype != ScalarType.Float32)

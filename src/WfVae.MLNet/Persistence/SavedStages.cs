@@ -150,7 +150,7 @@ internal static class SavedRuntime
 
     public static float[] Run(SavedStage stage, string stageName, string? file, Func<WfVaeModel, float[][]> compute)
     {
-        var model = WfVaeModelRegistry.Resolve(stage.Model);
+        var model = WfVaeModelRegistry.Resolve(stage.Model, stage.Encode is not null ? WfVaeComponents.Encoder : WfVaeComponents.Decoder);
         float[][] parts;
         try
         {
