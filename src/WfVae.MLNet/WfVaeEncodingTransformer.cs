@@ -78,29 +78,16 @@ public sealed class WfVaeEncodingTransformer : ITransformer, ICanSaveModel, IDis
     public bool IsRowToRowMapper => true;
 
     /// <summary>The schema <see cref="Transform"/> produces for <paramref name="inputSchema"/>; throws ML.NET's schema errors.</summary>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        _model.CheckAlive();
-        _mapping.BindInput(inputSchema);
-        return MappedDataView.BuildSchema(inputSchema, _mapping);
-    }
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) =>
+        MappedStage.OutputSchema(_model, _mapping, inputSchema);
 
     /// <summary>A row-to-row mapper over <paramref name="inputSchema"/> (used by prediction engines and transformer chains).</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        _model.CheckAlive();
-        return new MappedRowToRowMapper(inputSchema, _mapping, _model.CheckAlive);
-    }
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
+        MappedStage.RowToRowMapper(_model, _mapping, inputSchema);
 
     /// <summary>Adds the latent columns to <paramref name="input"/>, lazily.</summary>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        _model.CheckAlive();
-        return new MappedDataView(input, _mapping, _model.CheckAlive);
-    }
+    public IDataView Transform(IDataView input) =>
+        MappedStage.Transform(_model, _mapping, input);
 
     /// <summary>
     /// Saves the stage as a chain of public ML.NET stages (CustomMapping, Expression, Concatenate, CopyColumns, DropColumns) that

@@ -252,3 +252,29 @@ internal sealed class RowOutputs
         return _values;
     }
 }
+
+/// <summary>The <see cref="ITransformer"/> members both WF-VAE transformers share: a live model check, then a lazy mapped view.</summary>
+internal static class MappedStage
+{
+    public static DataViewSchema OutputSchema(ModelHandle model, IColumnMapping mapping, DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        model.CheckAlive();
+        mapping.BindInput(inputSchema);
+        return MappedDataView.BuildSchema(inputSchema, mapping);
+    }
+
+    public static IRowToRowMapper RowToRowMapper(ModelHandle model, IColumnMapping mapping, DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        model.CheckAlive();
+        return new MappedRowToRowMapper(inputSchema, mapping, model.CheckAlive);
+    }
+
+    public static IDataView Transform(ModelHandle model, IColumnMapping mapping, IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        model.CheckAlive();
+        return new MappedDataView(input, mapping, model.CheckAlive);
+    }
+}

@@ -95,7 +95,7 @@ internal sealed class CausalConv3d : CausalBlock
     /// summation order; WF-VAE-L decode of 17 frames does ~10% fewer multiply-accumulates). Inference, fp32 layout only.
     /// </summary>
     private bool CanFoldReplicatedFrames(Tensor x, CausalCache? cache) =>
-        _kt > 1 && _st == 1 && !torch.is_grad_enabled() && !Layout.UseChannelsLast(x) && (cache is null || !cache.HasState(this));
+        _kt > 1 && _st == 1 && Layout.AllowsInferenceRewrites(x) && (cache is null || !cache.HasState(this));
 
     private Tensor ConvFoldingReplicatedFrames(Tensor x, CausalCache? cache)
     {
@@ -142,6 +142,12 @@ internal static class Layout
         "ncdhw" => false,
         _ => x.dtype == ScalarType.BFloat16,
     };
+
+    /// <summary>
+    /// Whether the inference-only conv rewrites (folded padding frames, sub-pixel upsample; exact up to summation order)
+    /// apply: no autograd graph is being recorded and x keeps the contiguous fp32 layout they were measured with.
+    /// </summary>
+    public static bool AllowsInferenceRewrites(Tensor x) => !torch.is_grad_enabled() && !UseChannelsLast(x);
 
     /// <summary>x (B, C, T, H, W) with channels-last strides: a no-op alias when it already has them, else one copy.</summary>
     public static Tensor ToChannelsLast(Tensor x)
@@ -440,7 +446,7 @@ internal sealed class Upsample2D : CausalBlock
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
-        if (!torch.is_grad_enabled() && !Layout.UseChannelsLast(x)) return SubPixelForward(x);
+        if (Layout.AllowsInferenceRewrites(x)) return SubPixelForward(x);
         using var up = F.interpolate(x, scale_factor: [1, 2, 2], mode: InterpolationMode.Nearest);
         return conv.Forward(up, cache);
     }
