@@ -73,7 +73,12 @@ internal sealed class CausalConv3d : CausalBlock
     public override Tensor ForwardReleasing(Tensor x, CausalCache? cache, params Tensor[] release)
     {
         Tensor y;
-        if (CanFoldReplicatedFrames(x, cache))
+        if (_st == 1 && WinogradConv.Applies(x, conv.weight, _stride[1], _padding[1]))
+        {
+            y = ConvWinograd(x, cache);
+            foreach (var r in release) r.Dispose();
+        }
+        else if (CanFoldReplicatedFrames(x, cache))
         {
             y = ConvFoldingReplicatedFrames(x, cache);
             foreach (var r in release) r.Dispose();
@@ -87,6 +92,33 @@ internal sealed class CausalConv3d : CausalBlock
         // Nominal work (as if the replicated frames were convolved), so counts match the official model's.
         ModelProbe.Conv(y, conv.weight.shape[1] * _kt * _kt * _kt);
         return y;
+    }
+
+    /// <summary>
+    /// <see cref="WinogradConv"/> over the causally padded frame sequence, built from views (no padded copy): the
+    /// first chunk's kt−1 copies of frame 0 are the same view, so they are transformed once and their taps folded.
+    /// </summary>
+    private Tensor ConvWinograd(Tensor x, CausalCache? cache)
+    {
+        using var scope = torch.NewDisposeScope();
+        long t = x.shape[2];
+        bool started = cache is not null && cache.HasState(this);
+        var tail = started ? cache!.Get(this) : null;
+        var frames = new List<Tensor>();
+        if (tail is not null)
+            for (long i = 0; i < tail.shape[2]; i++) frames.Add(tail.select(2, i));
+        var inputFrames = Enumerable.Range(0, (int)t).Select(i => x.select(2, i)).ToArray();
+        if (!started)
+            for (long i = 0; i < _kt - 1; i++) frames.Add(inputFrames[0]);
+        frames.AddRange(inputFrames);
+        var y = WinogradConv.Conv(frames, conv.weight, conv.bias);
+        if (cache is not null)
+        {
+            // What the padded path stores: the last kt−1 frames of the padded sequence.
+            if (_kt > 1) cache.Set(this, torch.stack(frames.Skip(frames.Count - (int)(_kt - 1)), 2));
+            else cache.Set(this, null);
+        }
+        return scope.MoveToOuter(y);
     }
 
     /// <summary>
@@ -235,9 +267,19 @@ internal sealed class FrameConv2d : CausalBlock
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
-        using var w = weight.unsqueeze(2);
-        using var xin = Layout.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
-        var y = F.conv3d(xin, w, bias, _stride, _padding);
+        Tensor y;
+        if (WinogradConv.Applies(x, weight, _stride[1], _padding[1]))
+        {
+            using var scope = torch.NewDisposeScope();
+            var frames = Enumerable.Range(0, (int)x.shape[2]).Select(i => x.select(2, i)).ToArray();
+            y = scope.MoveToOuter(WinogradConv.Conv(frames, weight, bias));
+        }
+        else
+        {
+            using var w = weight.unsqueeze(2);
+            using var xin = Layout.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
+            y = F.conv3d(xin, w, bias, _stride, _padding);
+        }
         ModelProbe.Conv(y, weight.shape[1] * weight.shape[2] * weight.shape[3]);
         return y;
     }

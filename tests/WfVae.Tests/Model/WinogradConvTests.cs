@@ -1,0 +1,93 @@
+using WfVae.Modules;
+using static TorchSharp.torch;
+
+namespace WfVae.Tests.Model;
+
+/// <summary>
+/// Inference runs wide 3×3 convolutions as Winograd F(2×2, 3×3) products; they must match the direct convolution
+/// (outputs and the Causal Cache tail) for first and later chunks, odd frame sizes, batches and per-frame 2D convs.
+/// </summary>
+[Collection("Torch")]
+public sealed class WinogradConvTests
+{
+    [Theory]
+    [InlineData(1, 3, 16, 16, 1)]
+    [InlineData(2, 1, 15, 17, 2)]
+    [InlineData(5, 4, 17, 18, 1)]
+    public void Causal_conv_matches_the_direct_convolution_and_leaves_the_same_cache(int firstFrames, int nextFrames, int height, int width, int batch)
+    {
+        manual_seed(5);
+        using var conv = new CausalConv3d(64, 72, 3, 1, 1);
+        using var x1 = randn(new long[] { batch, 64, firstFrames, height, width });
+        using var x2 = randn(new long[] { batch, 64, nextFrames, height, width });
+        using (inference_mode()) Assert.True(WinogradConv.Applies(x1, conv.Weight, 1, 1), "this case must take the Winograd path");
+
+        var (directFirst, directNext) = Run(conv, x1, x2, inference: false);
+        var (winoFirst, winoNext) = Run(conv, x1, x2, inference: true);
+        using (directFirst) using (directNext) using (winoFirst) using (winoNext)
+        {
+            Assert.Equal(directFirst.shape, winoFirst.shape);
+            Assert.Equal(directNext.shape, winoNext.shape);
+            AssertClose(directFirst, winoFirst, "first chunk");
+            AssertClose(directNext, winoNext, "chunk after the cache");
+        }
+    }
+
+    [Fact]
+    public void Whole_video_matches_the_direct_convolution()
+    {
+        manual_seed(6);
+        using var conv = new CausalConv3d(96, 64, 3, 1, 1);
+        using var x = randn(new long[] { 1, 96, 6, 16, 20 });
+        Tensor direct, wino;
+        using (enable_grad()) direct = conv.Forward(x, null).detach();
+        using (inference_mode()) wino = conv.Forward(x, null);
+        using (direct) using (wino) AssertClose(direct, wino, "whole video");
+    }
+
+    [Fact]
+    public void Frame_conv_matches_the_direct_convolution()
+    {
+        manual_seed(8);
+        using var conv = new FrameConv2d(64, 80, 3, 1, 1);
+        using var x = randn(new long[] { 2, 64, 3, 17, 16 });
+        Tensor direct, wino;
+        using (enable_grad()) direct = conv.Forward(x, null).detach();
+        using (inference_mode())
+        {
+            Assert.True(WinogradConv.Applies(x, conv.weight, 1, 1));
+            wino = conv.Forward(x, null);
+        }
+        using (direct) using (wino) AssertClose(direct, wino, "frame conv");
+    }
+
+    [Fact]
+    public void Narrow_or_small_convolutions_keep_the_direct_path()
+    {
+        using var x = randn(new long[] { 1, 16, 3, 32, 32 });
+        using var w = randn(new long[] { 64, 16, 3, 3, 3 });
+        using var small = randn(new long[] { 1, 64, 3, 8, 8 });
+        using var w64 = randn(new long[] { 64, 64, 3, 3, 3 });
+        using var strided = randn(new long[] { 64, 64, 3, 3, 3 });
+        using (inference_mode())
+        {
+            Assert.False(WinogradConv.Applies(x, w, 1, 1));        // 16 input channels
+            Assert.False(WinogradConv.Applies(small, w64, 1, 1));  // 16 tiles per frame
+            Assert.False(WinogradConv.Applies(x, strided, 2, 0));  // stride 2
+        }
+        using (enable_grad()) Assert.False(WinogradConv.Applies(small, w64, 1, 1)); // training keeps autograd's conv
+    }
+
+    private static (Tensor First, Tensor Next) Run(CausalConv3d conv, Tensor x1, Tensor x2, bool inference)
+    {
+        // The direct (padded) path runs whenever gradients are enabled.
+        using var cache = new CausalCache(CacheDirection.Decode);
+        using var mode = inference ? inference_mode() : enable_grad();
+        var first = conv.Forward(x1, cache).detach();
+        var next = conv.Forward(x2, cache).detach();
+        return (first, next);
+    }
+
+    private static void AssertClose(Tensor expected, Tensor actual, string what) =>
+        Assert.True(expected.allclose(actual, rtol: 0, atol: 2e-5), $"{what} differs by {expected.sub(actual).abs().max().item<float>()}");
+}
