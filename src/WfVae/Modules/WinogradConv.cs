@@ -4,20 +4,34 @@ using F = TorchSharp.torch.nn.functional;
 namespace WfVae.Modules;
 
 /// <summary>
-/// Winograd F(2×2, 3×3) convolution for the 3×3 (× kt frames) stride-1, zero-padded-by-1 kernels that do almost all of
-/// WF-VAE's work: every 2×2 output tile costs 16 multiplies per channel pair and temporal tap instead of 36, run as
-/// 16 matrix products per output frame (Lavin &amp; Gray, 2015). Frame by frame, so it holds the transforms of at most
-/// kt input frames and one output frame besides its input and output. CPU fp32 inference only; equal to the direct
-/// convolution up to rounding (measured no less accurate against a float64 reference).
+/// Winograd convolution (Lavin &amp; Gray, 2015) for the 3×3 (× kt frames) stride-1, zero-padded-by-1 kernels that do
+/// almost all of WF-VAE's work: F(2×2, 3×3) computes each 2×2 output tile with 16 multiplies per channel pair and
+/// temporal tap instead of 36, F(4×4, 3×3) each 4×4 tile with 36 instead of 144, as one matrix product per transform
+/// point and tap. Frame by frame, so it holds the transforms of at most kt input frames and one output frame besides
+/// its input and output. CPU fp32 inference only; equal to the direct convolution up to rounding (against the
+/// official WF-VAE-L it stays as close as the direct convolution, docs/bench.md).
 /// </summary>
 internal static class WinogradConv
 {
     // Below these sizes the matrix products are too thin to beat oneDNN's direct convolution.
     private const long MinChannels = 64;
-    private const long MinTilesPerFrame = 64;
+    private const long MinPixelsPerFrame = 256;
+    // From this frame size on, 4×4 output tiles (F(4×4, 3×3): 2.25 instead of 4 multiplies per output) keep the
+    // products wide enough to win; below it 2×2 tiles are faster (measured on WF-VAE-L layer shapes, docs/bench.md).
+    private const long MinPixelsForLargeTiles = 64 * 64;
 
-    private static readonly bool s_disabled = Environment.GetEnvironmentVariable("WFVAE_WINOGRAD") == "0";
-    private static readonly Lazy<Transforms> s_transforms = new(Transforms.Create, LazyThreadSafetyMode.ExecutionAndPublication);
+    // WFVAE_WINOGRAD=0 turns the rewrite off; =2 or =4 forces that output tile (for measurements).
+    private static readonly string? s_setting = Environment.GetEnvironmentVariable("WFVAE_WINOGRAD");
+    private static readonly bool s_disabled = s_setting == "0";
+    private static readonly Lazy<Transforms> s_small = new(() => Transforms.Create(2), LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<Transforms> s_large = new(() => Transforms.Create(4), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private static Transforms ForFrameSize(long h, long w) => s_setting switch
+    {
+        "2" => s_small.Value,
+        "4" => s_large.Value,
+        _ => h * w >= MinPixelsForLargeTiles ? s_large.Value : s_small.Value,
+    };
 
     /// <summary>
     /// Whether <paramref name="weight"/> (O, I, [kt,] 3, 3) on <paramref name="x"/> (N, I, T, H, W) runs here: a 3×3
@@ -31,7 +45,7 @@ internal static class WinogradConv
         && weight.shape[0] >= MinChannels && weight.shape[1] >= MinChannels
         && x.device_type == TorchSharp.DeviceType.CPU && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32
         && Layout.AllowsInferenceRewrites(x)
-        && ((x.shape[3] + 1) / 2) * ((x.shape[4] + 1) / 2) >= MinTilesPerFrame;
+        && x.shape[3] * x.shape[4] >= MinPixelsPerFrame;
 
     /// <summary>
     /// Convolves a temporally padded sequence of frames: output frame t = Σₖ weight[:, :, k] ⋆ frames[t + k].
@@ -44,19 +58,20 @@ internal static class WinogradConv
     /// <returns>(N, O, frames − kt + 1, H, W).</returns>
     public static Tensor Conv(IReadOnlyList<Tensor> frames, Tensor weight, Tensor? bias)
     {
-        var tf = s_transforms.Value;
         using var scope = NewDisposeScope();
         long kt = weight.dim() == 5 ? weight.shape[2] : 1;
         long outFrames = frames.Count - kt + 1;
         if (outFrames < 1)
             throw new InvalidOperationException($"a causal kernel of {kt} frames got {frames.Count} frames; the chunk is too short for this layer.");
         long n = frames[0].shape[0], ci = frames[0].shape[1], h = frames[0].shape[2], w = frames[0].shape[3];
+        var tf = ForFrameSize(h, w);
         long co = weight.shape[0];
-        long th = (h + 1) / 2, tw = (w + 1) / 2, tiles = th * tw;
+        int tile = tf.Tile, points = tf.Points;
+        long th = (h + tile - 1) / tile, tw = (w + tile - 1) / tile, tiles = th * tw;
 
-        var u = TransformWeights(weight, kt, tf.G); // (kt, 16, O, I)
+        var u = TransformWeights(weight, kt, tf.KernelTransform); // (kt, points, O, I)
         var y = empty([n, co, outFrames, h, w], dtype: ScalarType.Float32);
-        var m = empty([co, 16, tiles], dtype: ScalarType.Float32); // one output frame's transform, reused
+        var m = empty([co, points, tiles], dtype: ScalarType.Float32); // one output frame's transform, reused
 
         // Last output frame that reads each distinct frame object: its transform is freed right after.
         var lastUse = new Dictionary<Tensor, long>(ReferenceEqualityComparer.Instance);
@@ -73,15 +88,15 @@ internal static class WinogradConv
                 {
                     var f = frames[(int)(t + k)];
                     if (!transformed.TryGetValue(f, out var v))
-                        transformed[f] = v = TransformInput(f, b, th, tw, tf.InputTransform);
+                        transformed[f] = v = TransformInput(f, b, th, tw, tf);
                     int g = groups.FindIndex(e => ReferenceEquals(e.V, v));
                     if (g < 0) groups.Add((v, [k]));
                     else groups[g].Taps.Add(k);
                 }
 
-                for (long p = 0; p < 16; p++)
+                for (long p = 0; p < points; p++)
                 {
-                    using var mp = m.select(1, p); // (O, tiles), row stride 16·tiles: written in place by addmm_
+                    using var mp = m.select(1, p); // (O, tiles), row stride points·tiles: written in place by addmm_
                     bool first = true;
                     foreach (var (v, taps) in groups)
                     {
@@ -92,8 +107,8 @@ internal static class WinogradConv
                     }
                 }
 
-                using (var mt = m.view(co, 16, th, tw))
-                using (var full = F.conv_transpose2d(mt, tf.OutputTransform, null, [2, 2])) // (O, 1, 2·th, 2·tw)
+                using (var mt = m.view(co, points, th, tw))
+                using (var full = F.conv_transpose2d(mt, tf.OutputTransform, null, [tile, tile])) // (O, 1, tile·th, tile·tw)
                 using (var crop = full.select(1, 0).narrow(1, 0, h).narrow(2, 0, w))
                 using (var dst = y.select(0, b).select(1, t))
                     dst.copy_(crop);
@@ -111,8 +126,11 @@ internal static class WinogradConv
         return scope.MoveToOuter(y);
     }
 
-    /// <summary>U = G·g·Gᵀ per temporal tap, as (kt, 16, O, I) so each point's (O, I) matrix is contiguous.</summary>
-    private static Tensor TransformWeights(Tensor weight, long kt, Tensor g)
+    /// <summary>
+    /// U = G·g·Gᵀ of every 3×3 kernel, as (kt, points, O, I) so each point's (O, I) matrix is contiguous: one matrix
+    /// product per temporal tap, (G ⊗ G) (points × 9) times the kernels (9 × O·I).
+    /// </summary>
+    private static Tensor TransformWeights(Tensor weight, long kt, Tensor gg)
     {
         using var scope = NewDisposeScope();
         long co = weight.shape[0], ci = weight.shape[1];
@@ -120,14 +138,11 @@ internal static class WinogradConv
         for (long k = 0; k < kt; k++)
         {
             using var wk = weight.dim() == 5 ? weight.select(2, k) : weight.alias(); // (O, I, 3, 3)
-            using var gw = matmul(g, wk);                                         // (O, I, 4, 3)
-            using var gt = g.t();
-            using var u = matmul(gw, gt);                                          // (O, I, 4, 4)
-            using var flat = u.view(co, ci, 16);
-            using var pm = flat.permute(2, 0, 1);
-            taps[k] = pm.contiguous();                                             // (16, O, I)
+            using var flat = wk.reshape(co * ci, 9);                              // a copy only for 3D kernels
+            using var u = gg.mm(flat.t());                                         // (points, O·I)
+            taps[k] = u.view(-1, co, ci);
         }
-        return scope.MoveToOuter(stack(taps, 0));
+        return scope.MoveToOuter(kt == 1 ? taps[0].unsqueeze(0) : stack(taps, 0));
     }
 
     /// <summary>The (O, I) weight matrix of point <paramref name="p"/> summed over <paramref name="taps"/>.</summary>
@@ -149,44 +164,66 @@ internal static class WinogradConv
         return sum;
     }
 
-    /// <summary>Bᵀ·d·B of every 4×4 input tile (stride 2) of batch item b: (I, 16, tiles).</summary>
-    private static Tensor TransformInput(Tensor frame, long b, long th, long tw, Tensor inputTransform)
+    /// <summary>Bᵀ·d·B of every α×α input tile (stride = output tile) of batch item b: (I, α², tiles).</summary>
+    private static Tensor TransformInput(Tensor frame, long b, long th, long tw, Transforms tf)
     {
         long h = frame.shape[2], w = frame.shape[3];
-        using var fb = frame.select(0, b);                                  // (I, H, W)
-        using var padded = F.pad(fb, [1, 1 + 2 * tw - w, 1, 1 + 2 * th - h]); // (I, 2·th + 2, 2·tw + 2)
-        using var planes = padded.unsqueeze(1);                             // channels as a batch of 1-channel images
-        using var v = F.conv2d(planes, inputTransform, strides: [2, 2]);     // (I, 16, th, tw)
-        return v.reshape(v.shape[0], 16, th * tw);
+        int tile = tf.Tile;
+        using var fb = frame.select(0, b);                                          // (I, H, W)
+        using var padded = F.pad(fb, [1, 1 + tile * tw - w, 1, 1 + tile * th - h]); // (I, tile·th + 2, tile·tw + 2)
+        using var planes = padded.unsqueeze(1);                                     // channels as a batch of 1-channel images
+        using var v = F.conv2d(planes, tf.InputTransform, strides: [tile, tile]);    // (I, α², th, tw)
+        return v.reshape(v.shape[0], tf.Points, th * tw);
     }
 
-    /// <summary>The fixed F(2×2, 3×3) transform matrices, as conv kernels where that is how they are applied.</summary>
-    private sealed record Transforms(Tensor G, Tensor InputTransform, Tensor OutputTransform)
+    /// <summary>The fixed F(m×m, 3×3) transform matrices (α = m + 2 points per axis), as conv kernels where that is how they are applied.</summary>
+    private sealed record Transforms(int Tile, Tensor KernelTransform, Tensor InputTransform, Tensor OutputTransform)
     {
-        public static Transforms Create()
+        public int Points => (Tile + 2) * (Tile + 2);
+
+        public static Transforms Create(int tile)
         {
-            float[,] g = { { 1, 0, 0 }, { 0.5f, 0.5f, 0.5f }, { 0.5f, -0.5f, 0.5f }, { 0, 0, 1 } };
-            float[,] bt = { { 1, 0, -1, 0 }, { 0, 1, 1, 0 }, { 0, -1, 1, 0 }, { 0, 1, 0, -1 } };
-            float[,] at = { { 1, 1, 1, 0 }, { 0, 1, -1, -1 } };
-            var input = new float[16 * 16];   // (16 points, 1, 4, 4): point (a, c) = Bᵀ[a, i]·Bᵀ[c, j]
-            var output = new float[16 * 4];   // (16 points, 1, 2, 2): pixel (r, s) gets Aᵀ[r, a]·Aᵀ[s, c]
-            for (int a = 0; a < 4; a++)
-            for (int c = 0; c < 4; c++)
+            // Lavin & Gray's matrices: interpolation points 0, ±1 (F(2, 3)) and 0, ±1, ±2 (F(4, 3)), plus ∞.
+            float[,] g, bt, at;
+            if (tile == 2)
             {
-                int p = a * 4 + c;
-                for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++)
-                    input[p * 16 + i * 4 + j] = bt[a, i] * bt[c, j];
-                for (int r = 0; r < 2; r++)
-                for (int s = 0; s < 2; s++)
-                    output[p * 4 + r * 2 + s] = at[r, a] * at[s, c];
+                g = new float[,] { { 1, 0, 0 }, { 0.5f, 0.5f, 0.5f }, { 0.5f, -0.5f, 0.5f }, { 0, 0, 1 } };
+                bt = new float[,] { { 1, 0, -1, 0 }, { 0, 1, 1, 0 }, { 0, -1, 1, 0 }, { 0, 1, 0, -1 } };
+                at = new float[,] { { 1, 1, 1, 0 }, { 0, 1, -1, -1 } };
             }
-            var gFlat = new float[12];
-            for (int i = 0; i < 4; i++) for (int j = 0; j < 3; j++) gFlat[i * 3 + j] = g[i, j];
+            else
+            {
+                g = new float[,] { { 1 / 4f, 0, 0 }, { -1 / 6f, -1 / 6f, -1 / 6f }, { -1 / 6f, 1 / 6f, -1 / 6f },
+                                   { 1 / 24f, 1 / 12f, 1 / 6f }, { 1 / 24f, -1 / 12f, 1 / 6f }, { 0, 0, 1 } };
+                bt = new float[,] { { 4, 0, -5, 0, 1, 0 }, { 0, -4, -4, 1, 1, 0 }, { 0, 4, -4, -1, 1, 0 },
+                                    { 0, -2, -1, 2, 1, 0 }, { 0, 2, -1, -2, 1, 0 }, { 0, 4, 0, -5, 0, 1 } };
+                at = new float[,] { { 1, 1, 1, 1, 1, 0 }, { 0, 1, -1, 2, -2, 0 }, { 0, 1, 1, 4, 4, 0 }, { 0, 1, -1, 8, -8, 1 } };
+            }
+            int alpha = tile + 2, points = alpha * alpha;
+            var input = new float[points * points];    // (points, 1, α, α): point (a, c) = Bᵀ[a, i]·Bᵀ[c, j]
+            var output = new float[points * tile * tile]; // (points, 1, m, m): pixel (r, s) gets Aᵀ[r, a]·Aᵀ[s, c]
+            for (int a = 0; a < alpha; a++)
+            for (int c = 0; c < alpha; c++)
+            {
+                int p = a * alpha + c;
+                for (int i = 0; i < alpha; i++)
+                for (int j = 0; j < alpha; j++)
+                    input[p * points + i * alpha + j] = bt[a, i] * bt[c, j];
+                for (int r = 0; r < tile; r++)
+                for (int s = 0; s < tile; s++)
+                    output[p * tile * tile + r * tile + s] = at[r, a] * at[s, c];
+            }
+            var kernel = new float[points * 9];  // (points, 9): point (a, c) = G[a, i]·G[c, j]
+            for (int a = 0; a < alpha; a++)
+            for (int c = 0; c < alpha; c++)
+            for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++)
+                kernel[(a * alpha + c) * 9 + i * 3 + j] = g[a, i] * g[c, j];
             return new Transforms(
-                tensor(gFlat, [4, 3]).DetachFromDisposeScope(),
-                tensor(input, [16, 1, 4, 4]).DetachFromDisposeScope(),
-                tensor(output, [16, 1, 2, 2]).DetachFromDisposeScope());
+                tile,
+                tensor(kernel, [points, 9]).DetachFromDisposeScope(),
+                tensor(input, [points, 1, alpha, alpha]).DetachFromDisposeScope(),
+                tensor(output, [points, 1, tile, tile]).DetachFromDisposeScope());
         }
     }
 }
