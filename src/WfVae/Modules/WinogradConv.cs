@@ -69,52 +69,70 @@ internal static class WinogradConv
         int tile = tf.Tile, points = tf.Points;
         long th = (h + tile - 1) / tile, tw = (w + tile - 1) / tile, tiles = th * tw;
 
-        var u = TransformWeights(weight, kt, tf.KernelTransform); // (kt, points, O, I)
-        var y = empty([n, co, outFrames, h, w], dtype: ScalarType.Float32);
-        var m = empty([co, points, tiles], dtype: ScalarType.Float32); // one output frame's transform, reused
+        long distinctFrames = frames.Distinct(ReferenceEqualityComparer.Instance).LongCount();
+        long blockO = OutputBlock(co, ci, kt, points, tiles, distinctFrames);
+        bool rolling = blockO == co; // else every frame's transform is kept while the weights go block by block
 
-        // Last output frame that reads each distinct frame object: its transform is freed right after.
+        var y = empty([n, co, outFrames, h, w], dtype: ScalarType.Float32);
+        var m = empty([blockO, points, tiles], dtype: ScalarType.Float32); // one output frame's transform, reused
+        var whole = rolling ? TransformWeights(weight, kt, tf.KernelTransform) : null; // (kt, points, O, I)
+
+        // Last output frame that reads each distinct frame object: when rolling, its transform is freed right after.
         var lastUse = new Dictionary<Tensor, long>(ReferenceEqualityComparer.Instance);
         for (int j = 0; j < frames.Count; j++) lastUse[frames[j]] = Math.Min(j, outFrames - 1);
 
         for (long b = 0; b < n; b++)
         {
             var transformed = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
-            for (long t = 0; t < outFrames; t++)
+            for (long o0 = 0; o0 < co; o0 += blockO)
             {
-                // Taps grouped by source frame: a frame seen through several taps is multiplied once by their sum.
-                var groups = new List<(Tensor V, List<long> Taps)>();
-                for (long k = 0; k < kt; k++)
+                long ob = Math.Min(blockO, co - o0);
+                Tensor u;
+                if (rolling) u = whole!;
+                else
                 {
-                    var f = frames[(int)(t + k)];
-                    if (!transformed.TryGetValue(f, out var v))
-                        transformed[f] = v = TransformInput(f, b, th, tw, tf);
-                    int g = groups.FindIndex(e => ReferenceEquals(e.V, v));
-                    if (g < 0) groups.Add((v, [k]));
-                    else groups[g].Taps.Add(k);
+                    using var wb = weight.narrow(0, o0, ob);
+                    u = TransformWeights(wb, kt, tf.KernelTransform);
                 }
-
-                for (long p = 0; p < points; p++)
+                using var mb = m.narrow(0, 0, ob);
+                for (long t = 0; t < outFrames; t++)
                 {
-                    using var mp = m.select(1, p); // (O, tiles), row stride points·tiles: written in place by addmm_
-                    bool first = true;
-                    foreach (var (v, taps) in groups)
+                    // Taps grouped by source frame: a frame seen through several taps is multiplied once by their sum.
+                    var groups = new List<(Tensor V, List<long> Taps)>();
+                    for (long k = 0; k < kt; k++)
                     {
-                        using var up = TapSum(u, taps, p);
-                        using var vp = v.select(1, p); // (I, tiles)
-                        mp.addmm_(up, vp, beta: first ? 0 : 1);
-                        first = false;
+                        var f = frames[(int)(t + k)];
+                        if (!transformed.TryGetValue(f, out var v))
+                            transformed[f] = v = TransformInput(f, b, th, tw, tf);
+                        int g = groups.FindIndex(e => ReferenceEquals(e.V, v));
+                        if (g < 0) groups.Add((v, [k]));
+                        else groups[g].Taps.Add(k);
                     }
+
+                    for (long p = 0; p < points; p++)
+                    {
+                        using var mp = mb.select(1, p); // (ob, tiles), row stride points·tiles: written in place by addmm_
+                        bool first = true;
+                        foreach (var (v, taps) in groups)
+                        {
+                            using var up = TapSum(u, taps, p);
+                            using var vp = v.select(1, p); // (I, tiles)
+                            mp.addmm_(up, vp, beta: first ? 0 : 1);
+                            first = false;
+                        }
+                    }
+
+                    using (var mt = mb.view(ob, points, th, tw))
+                    using (var full = F.conv_transpose2d(mt, tf.OutputTransform, null, [tile, tile])) // (ob, 1, tile·th, tile·tw)
+                    using (var crop = full.select(1, 0).narrow(1, 0, h).narrow(2, 0, w))
+                    using (var dst = y.select(0, b).narrow(0, o0, ob).select(1, t))
+                        dst.copy_(crop);
+
+                    if (rolling)
+                        foreach (var (f, last) in lastUse)
+                            if (last == t && transformed.Remove(f, out var done)) done.Dispose();
                 }
-
-                using (var mt = m.view(co, points, th, tw))
-                using (var full = F.conv_transpose2d(mt, tf.OutputTransform, null, [tile, tile])) // (O, 1, tile·th, tile·tw)
-                using (var crop = full.select(1, 0).narrow(1, 0, h).narrow(2, 0, w))
-                using (var dst = y.select(0, b).select(1, t))
-                    dst.copy_(crop);
-
-                foreach (var (f, last) in lastUse)
-                    if (last == t && transformed.Remove(f, out var done)) done.Dispose();
+                if (!rolling) u.Dispose();
             }
             foreach (var v in transformed.Values) v.Dispose();
         }
@@ -124,6 +142,21 @@ internal static class WinogradConv
             y.add_(bv);
         }
         return scope.MoveToOuter(y);
+    }
+
+    /// <summary>
+    /// Output channels per block. The transformed weights (kt·points·O·I) outweigh the input transforms of a short
+    /// chunk, so for chunks whose frames' transforms are smaller, those are kept for the whole call and the weights
+    /// are transformed one output block at a time (same work, less memory); long inputs roll frame by frame instead.
+    /// </summary>
+    internal static long OutputBlock(long co, long ci, long kt, long points, long tiles, long distinctFrames)
+    {
+        long weights = kt * points * co * ci;              // elements of the whole transformed kernel
+        long inputs = distinctFrames * ci * points * tiles; // elements of every frame's input transform
+        long rolling = weights + (kt + 1) * ci * points * tiles;
+        if (inputs >= rolling) return co;
+        long blocks = Math.Min((weights + inputs - 1) / Math.Max(inputs, 1), Math.Max(1, co / MinChannels));
+        return blocks <= 1 ? co : (co + blocks - 1) / blocks;
     }
 
     /// <summary>

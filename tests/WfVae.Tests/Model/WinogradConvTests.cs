@@ -11,14 +11,16 @@ namespace WfVae.Tests.Model;
 public sealed class WinogradConvTests
 {
     [Theory]
-    [InlineData(1, 3, 16, 16, 1)]
-    [InlineData(2, 1, 17, 19, 2)]
-    [InlineData(5, 4, 17, 18, 1)]
-    [InlineData(2, 2, 64, 66, 1)] // 4×4 output tiles from 64×64 on
-    public void Causal_conv_matches_the_direct_convolution_and_leaves_the_same_cache(int firstFrames, int nextFrames, int height, int width, int batch)
+    [InlineData(1, 3, 16, 16, 1, 72)]
+    [InlineData(2, 1, 17, 19, 2, 72)]
+    [InlineData(5, 4, 17, 18, 1, 72)]
+    [InlineData(2, 2, 64, 66, 1, 72)]  // 4×4 output tiles from 64×64 on
+    [InlineData(1, 1, 16, 16, 2, 128)] // short chunks, wide output: weights transformed in output-channel blocks
+    [InlineData(1, 2, 64, 64, 1, 128)] // the same with 4×4 tiles
+    public void Causal_conv_matches_the_direct_convolution_and_leaves_the_same_cache(int firstFrames, int nextFrames, int height, int width, int batch, int outChannels)
     {
         manual_seed(5);
-        using var conv = new CausalConv3d(64, 72, 3, 1, 1);
+        using var conv = new CausalConv3d(64, outChannels, 3, 1, 1);
         using var x1 = randn(new long[] { batch, 64, firstFrames, height, width });
         using var x2 = randn(new long[] { batch, 64, nextFrames, height, width });
         using (inference_mode()) Assert.True(WinogradConv.Applies(x1, conv.Weight, 1, 1), "this case must take the Winograd path");
@@ -36,6 +38,17 @@ public sealed class WinogradConvTests
             AssertAsAccurate(exactFirst, directFirst, winoFirst, "first chunk");
             AssertAsAccurate(exactNext, directNext, winoNext, "chunk after the cache");
         }
+    }
+
+    [Fact]
+    public void Short_chunks_transform_the_weights_in_blocks_and_long_inputs_roll_frame_by_frame()
+    {
+        // The two block-mode cases above: 1 distinct frame of 16×16 (2×2 tiles) or 64×64 (4×4 tiles), 64 → 128 channels.
+        Assert.Equal(64, WinogradConv.OutputBlock(co: 128, ci: 64, kt: 3, points: 16, tiles: 64, distinctFrames: 1));
+        Assert.Equal(64, WinogradConv.OutputBlock(co: 128, ci: 64, kt: 3, points: 36, tiles: 256, distinctFrames: 1));
+        // WF-VAE-L's 768-channel upsampler conv at 64×64: a 4-frame chunk goes in 3 blocks, a 19-frame video rolls.
+        Assert.Equal(256, WinogradConv.OutputBlock(co: 768, ci: 768, kt: 3, points: 36, tiles: 256, distinctFrames: 4));
+        Assert.Equal(768, WinogradConv.OutputBlock(co: 768, ci: 768, kt: 3, points: 36, tiles: 256, distinctFrames: 19));
     }
 
     [Fact]
