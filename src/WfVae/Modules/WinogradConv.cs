@@ -19,6 +19,9 @@ internal static class WinogradConv
     // From this frame size on, 4×4 output tiles (F(4×4, 3×3): 2.25 instead of 4 multiplies per output) keep the
     // products wide enough to win; below it 2×2 tiles are faster (measured on WF-VAE-L layer shapes, docs/bench.md).
     private const long MinPixelsForLargeTiles = 64 * 64;
+    // Large frames are done in bands of tile rows so one frame's input transform stays near Elements (16 MB), unless
+    // that would make the products narrower than MinTiles tiles. Settable only so tests can force small bands.
+    internal static (long Elements, long MinTiles) BandLimits { get; set; } = (4L << 20, 256);
 
     // WFVAE_WINOGRAD=0 turns the rewrite off; =2 or =4 forces that output tile (for measurements).
     private static readonly string? s_setting = Environment.GetEnvironmentVariable("WFVAE_WINOGRAD");
@@ -67,14 +70,14 @@ internal static class WinogradConv
         var tf = ForFrameSize(h, w);
         long co = weight.shape[0];
         int tile = tf.Tile, points = tf.Points;
-        long th = (h + tile - 1) / tile, tw = (w + tile - 1) / tile, tiles = th * tw;
-
+        long th = (h + tile - 1) / tile, tw = (w + tile - 1) / tile;
+        long bandRows = BandRows(ci, points, th, tw);
         long distinctFrames = frames.Distinct(ReferenceEqualityComparer.Instance).LongCount();
-        long blockO = OutputBlock(co, ci, kt, points, tiles, distinctFrames);
+        long blockO = OutputBlock(co, ci, kt, points, bandRows * tw, distinctFrames);
         bool rolling = blockO == co; // else every frame's transform is kept while the weights go block by block
 
         var y = empty([n, co, outFrames, h, w], dtype: ScalarType.Float32);
-        var m = empty([blockO, points, tiles], dtype: ScalarType.Float32); // one output frame's transform, reused
+        var m = empty([blockO, points, bandRows * tw], dtype: ScalarType.Float32); // one output frame's transform, reused
         var whole = rolling ? TransformWeights(weight, kt, tf.KernelTransform) : null; // (kt, points, O, I)
 
         // Last output frame that reads each distinct frame object: when rolling, its transform is freed right after.
@@ -82,7 +85,10 @@ internal static class WinogradConv
         for (int j = 0; j < frames.Count; j++) lastUse[frames[j]] = Math.Min(j, outFrames - 1);
 
         for (long b = 0; b < n; b++)
+        for (long r0 = 0; r0 < th; r0 += bandRows)
         {
+            long rows = Math.Min(bandRows, th - r0), tiles = rows * tw;
+            long y0 = r0 * tile, yRows = Math.Min(rows * tile, h - y0); // output rows of this band
             var transformed = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
             for (long o0 = 0; o0 < co; o0 += blockO)
             {
@@ -94,7 +100,7 @@ internal static class WinogradConv
                     using var wb = weight.narrow(0, o0, ob);
                     u = TransformWeights(wb, kt, tf.KernelTransform);
                 }
-                using var mb = m.narrow(0, 0, ob);
+                using var mb = m.narrow(0, 0, ob).narrow(2, 0, tiles);
                 for (long t = 0; t < outFrames; t++)
                 {
                     // Taps grouped by source frame: a frame seen through several taps is multiplied once by their sum.
@@ -103,7 +109,7 @@ internal static class WinogradConv
                     {
                         var f = frames[(int)(t + k)];
                         if (!transformed.TryGetValue(f, out var v))
-                            transformed[f] = v = TransformInput(f, b, th, tw, tf);
+                            transformed[f] = v = TransformInput(f, b, r0, rows, th, tw, tf);
                         int g = groups.FindIndex(e => ReferenceEquals(e.V, v));
                         if (g < 0) groups.Add((v, [k]));
                         else groups[g].Taps.Add(k);
@@ -111,7 +117,7 @@ internal static class WinogradConv
 
                     for (long p = 0; p < points; p++)
                     {
-                        using var mp = mb.select(1, p); // (ob, tiles), row stride points·tiles: written in place by addmm_
+                        using var mp = mb.select(1, p); // (ob, tiles), row stride points·bandRows·tw: written in place by addmm_
                         bool first = true;
                         foreach (var (v, taps) in groups)
                         {
@@ -122,10 +128,11 @@ internal static class WinogradConv
                         }
                     }
 
-                    using (var mt = mb.view(ob, points, th, tw))
-                    using (var full = F.conv_transpose2d(mt, tf.OutputTransform, null, [tile, tile])) // (ob, 1, tile·th, tile·tw)
-                    using (var crop = full.select(1, 0).narrow(1, 0, h).narrow(2, 0, w))
-                    using (var dst = y.select(0, b).narrow(0, o0, ob).select(1, t))
+                    using (var mc = mb.contiguous())
+                    using (var mt = mc.view(ob, points, rows, tw))
+                    using (var full = F.conv_transpose2d(mt, tf.OutputTransform, null, [tile, tile])) // (ob, 1, tile·rows, tile·tw)
+                    using (var crop = full.select(1, 0).narrow(1, 0, yRows).narrow(2, 0, w))
+                    using (var dst = y.select(0, b).narrow(0, o0, ob).select(1, t).narrow(1, y0, yRows))
                         dst.copy_(crop);
 
                     if (rolling)
@@ -144,6 +151,15 @@ internal static class WinogradConv
         return scope.MoveToOuter(y);
     }
 
+    /// <summary>Tile rows per band: the whole frame unless one frame's input transform is large.</summary>
+    internal static long BandRows(long ci, long points, long th, long tw)
+    {
+        var (elements, minTiles) = BandLimits;
+        long perRow = ci * points * tw;
+        long rows = Math.Max(elements / perRow, (minTiles + tw - 1) / tw);
+        return Math.Clamp(rows, 1, th);
+    }
+
     /// <summary>
     /// Output channels per block. The transformed weights (kt·points·O·I) outweigh the input transforms of a short
     /// chunk, so for chunks whose frames' transforms are smaller, those are kept for the whole call and the weights
@@ -155,7 +171,7 @@ internal static class WinogradConv
         long inputs = distinctFrames * ci * points * tiles; // elements of every frame's input transform
         long rolling = weights + (kt + 1) * ci * points * tiles;
         if (inputs >= rolling) return co;
-        long blocks = Math.Min((weights + inputs - 1) / Math.Max(inputs, 1), Math.Max(1, co / MinChannels));
+        long blocks = Math.Min((2 * weights + inputs - 1) / Math.Max(inputs, 1), Math.Max(1, co / MinChannels)); // blocks of ~½ the inputs
         return blocks <= 1 ? co : (co + blocks - 1) / blocks;
     }
 
@@ -197,16 +213,20 @@ internal static class WinogradConv
         return sum;
     }
 
-    /// <summary>Bᵀ·d·B of every α×α input tile (stride = output tile) of batch item b: (I, α², tiles).</summary>
-    private static Tensor TransformInput(Tensor frame, long b, long th, long tw, Transforms tf)
+    /// <summary>Bᵀ·d·B of the α×α input tiles (stride = output tile) in tile rows [r0, r0 + rows) of batch item b: (I, α², rows·tw).</summary>
+    private static Tensor TransformInput(Tensor frame, long b, long r0, long rows, long th, long tw, Transforms tf)
     {
         long h = frame.shape[2], w = frame.shape[3];
         int tile = tf.Tile;
-        using var fb = frame.select(0, b);                                          // (I, H, W)
-        using var padded = F.pad(fb, [1, 1 + tile * tw - w, 1, 1 + tile * th - h]); // (I, tile·th + 2, tile·tw + 2)
-        using var planes = padded.unsqueeze(1);                                     // channels as a batch of 1-channel images
-        using var v = F.conv2d(planes, tf.InputTransform, strides: [tile, tile]);    // (I, α², th, tw)
-        return v.reshape(v.shape[0], tf.Points, th * tw);
+        // Padded rows r0·tile … (r0 + rows)·tile + 1 are input rows r0·tile − 1 … (r0 + rows)·tile; zeros outside the frame.
+        long first = r0 * tile - 1, last = (r0 + rows) * tile;        // inclusive input rows
+        long from = Math.Max(first, 0), to = Math.Min(last, h - 1);
+        using var fb = frame.select(0, b);                              // (I, H, W)
+        using var band = fb.narrow(1, from, to - from + 1);
+        using var padded = F.pad(band, [1, 1 + tile * tw - w, from - first, last - to]); // (I, tile·rows + 2, tile·tw + 2)
+        using var planes = padded.unsqueeze(1);                         // channels as a batch of 1-channel images
+        using var v = F.conv2d(planes, tf.InputTransform, strides: [tile, tile]); // (I, α², rows, tw)
+        return v.reshape(v.shape[0], tf.Points, rows * tw);
     }
 
     /// <summary>The fixed F(m×m, 3×3) transform matrices (α = m + 2 points per axis), as conv kernels where that is how they are applied.</summary>

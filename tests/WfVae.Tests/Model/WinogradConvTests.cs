@@ -40,14 +40,39 @@ public sealed class WinogradConvTests
         }
     }
 
+    [Theory]
+    [InlineData(17, 19)] // 2×2 tiles: bands of 2 tile rows, the last one short
+    [InlineData(66, 64)] // 4×4 tiles
+    public void Large_frames_in_bands_of_tile_rows_match_the_direct_convolution(int height, int width)
+    {
+        manual_seed(9);
+        using var conv = new CausalConv3d(64, 128, 3, 1, 1);
+        using var x1 = randn(new long[] { 1, 64, 2, height, width });
+        using var x2 = randn(new long[] { 1, 64, 1, height, width });
+        var (directFirst, directNext) = Run(conv, x1, x2, inference: false);
+        var saved = WinogradConv.BandLimits;
+        WinogradConv.BandLimits = (2 * 64 * 36 * 17, 1); // two tile rows per band
+        try
+        {
+            Assert.True(WinogradConv.BandRows(64, 16, (height + 1) / 2, (width + 1) / 2) < (height + 1) / 2);
+            var (winoFirst, winoNext) = Run(conv, x1, x2, inference: true);
+            using (directFirst) using (directNext) using (winoFirst) using (winoNext)
+            {
+                AssertClose(directFirst, winoFirst, "first chunk in bands");
+                AssertClose(directNext, winoNext, "next chunk in bands");
+            }
+        }
+        finally { WinogradConv.BandLimits = saved; }
+    }
+
     [Fact]
     public void Short_chunks_transform_the_weights_in_blocks_and_long_inputs_roll_frame_by_frame()
     {
         // The two block-mode cases above: 1 distinct frame of 16×16 (2×2 tiles) or 64×64 (4×4 tiles), 64 → 128 channels.
         Assert.Equal(64, WinogradConv.OutputBlock(co: 128, ci: 64, kt: 3, points: 16, tiles: 64, distinctFrames: 1));
         Assert.Equal(64, WinogradConv.OutputBlock(co: 128, ci: 64, kt: 3, points: 36, tiles: 256, distinctFrames: 1));
-        // WF-VAE-L's 768-channel upsampler conv at 64×64: a 4-frame chunk goes in 3 blocks, a 19-frame video rolls.
-        Assert.Equal(256, WinogradConv.OutputBlock(co: 768, ci: 768, kt: 3, points: 36, tiles: 256, distinctFrames: 4));
+        // WF-VAE-L's 768-channel upsampler conv at 64×64: a 4-frame chunk goes in 5 blocks, a 19-frame video rolls.
+        Assert.Equal(154, WinogradConv.OutputBlock(co: 768, ci: 768, kt: 3, points: 36, tiles: 256, distinctFrames: 4));
         Assert.Equal(768, WinogradConv.OutputBlock(co: 768, ci: 768, kt: 3, points: 36, tiles: 256, distinctFrames: 19));
     }
 
