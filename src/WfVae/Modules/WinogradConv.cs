@@ -170,7 +170,7 @@ internal static class WinogradConv
         long weights = kt * points * co * ci;              // elements of the whole transformed kernel
         long inputs = distinctFrames * ci * points * tiles; // elements of every frame's input transform
         long rolling = weights + (kt + 1) * ci * points * tiles;
-        if (inputs >= rolling) return co;
+        if (3 * inputs >= 2 * rolling) return co; // blocks of ~½ the inputs hold ~1.5× the inputs in all
         long blocks = Math.Min((2 * weights + inputs - 1) / Math.Max(inputs, 1), Math.Max(1, co / MinChannels)); // blocks of ~½ the inputs
         return blocks <= 1 ? co : (co + blocks - 1) / blocks;
     }
