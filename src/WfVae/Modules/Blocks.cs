@@ -267,19 +267,11 @@ internal sealed class FrameConv2d : CausalBlock
 
     public override Tensor Forward(Tensor x, CausalCache? cache)
     {
-        Tensor y;
-        if (WinogradConv.Applies(x, weight, _stride[1], _padding[1]))
-        {
-            using var scope = torch.NewDisposeScope();
-            var frames = Enumerable.Range(0, (int)x.shape[2]).Select(i => x.select(2, i)).ToArray();
-            y = scope.MoveToOuter(WinogradConv.Conv(frames, weight, bias));
-        }
-        else
-        {
-            using var w = weight.unsqueeze(2);
-            using var xin = Layout.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
-            y = F.conv3d(xin, w, bias, _stride, _padding);
-        }
+        // Not WinogradConv: with a single tap its transforms cost as much as the products (measured slower for
+        // WF-VAE-L's 192-channel 2D blocks at 128×128), so per-frame convs stay direct.
+        using var w = weight.unsqueeze(2);
+        using var xin = Layout.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
+        var y = F.conv3d(xin, w, bias, _stride, _padding);
         ModelProbe.Conv(y, weight.shape[1] * weight.shape[2] * weight.shape[3]);
         return y;
     }
