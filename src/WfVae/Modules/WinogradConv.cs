@@ -7,9 +7,11 @@ namespace WfVae.Modules;
 /// Winograd convolution (Lavin &amp; Gray, 2015) for the 3×3 (× kt frames) stride-1, zero-padded-by-1 kernels that do
 /// almost all of WF-VAE's work: F(2×2, 3×3) computes each 2×2 output tile with 16 multiplies per channel pair and
 /// temporal tap instead of 36, F(4×4, 3×3) each 4×4 tile with 36 instead of 144, as one matrix product per transform
-/// point and tap. Frame by frame, so it holds the transforms of at most kt input frames and one output frame besides
-/// its input and output. CPU fp32 inference only; equal to the direct convolution up to rounding (against the
-/// official WF-VAE-L it stays as close as the direct convolution, docs/bench.md).
+/// point and tap. Frame by frame (large frames in bands of tile rows), so besides its input and output it holds one
+/// conv's transformed kernel, the input transforms of about kt frames and one output frame's transform; short chunks
+/// keep their input transforms and transform the kernel in output-channel blocks instead. CPU fp32 inference only;
+/// equal to the direct convolution up to rounding (against the official WF-VAE-L it stays as close as the direct
+/// convolution, docs/bench.md).
 /// </summary>
 internal static class WinogradConv
 {
