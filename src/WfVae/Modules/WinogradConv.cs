@@ -39,14 +39,14 @@ internal static class WinogradConv
     };
 
     /// <summary>
-    /// Whether <paramref name="weight"/> (O, I, [kt,] 3, 3) on <paramref name="x"/> (N, I, T, H, W) runs here: a 3×3
+    /// Whether <paramref name="weight"/> (O, I, kt, 3, 3) on <paramref name="x"/> (N, I, T, H, W) runs here: a 3×3
     /// spatial kernel with stride 1 and zero padding 1, fp32 on the CPU, no autograd, contiguous layout, and
     /// enough channels and tiles for the matrix products to pay off (<c>WFVAE_WINOGRAD=0</c> turns it off).
     /// </summary>
     public static bool Applies(Tensor x, Tensor weight, long spatialStride, long spatialPadding) =>
         !s_disabled
         && spatialStride == 1 && spatialPadding == 1
-        && weight.shape[^1] == 3 && weight.shape[^2] == 3
+        && weight.dim() == 5 && weight.shape[^1] == 3 && weight.shape[^2] == 3
         && weight.shape[0] >= MinChannels && weight.shape[1] >= MinChannels
         && x.device_type == TorchSharp.DeviceType.CPU && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32
         && Layout.AllowsInferenceRewrites(x)
@@ -58,13 +58,13 @@ internal static class WinogradConv
     /// pad) are transformed once and their taps summed before the products, so repeated frames cost nothing extra.
     /// </summary>
     /// <param name="frames">(N, I, H, W) frames in time order (views are fine); at least kt of them.</param>
-    /// <param name="weight">(O, I, kt, 3, 3) or (O, I, 3, 3) (kt = 1).</param>
+    /// <param name="weight">(O, I, kt, 3, 3).</param>
     /// <param name="bias">(O) or null.</param>
     /// <returns>(N, O, frames − kt + 1, H, W).</returns>
     public static Tensor Conv(IReadOnlyList<Tensor> frames, Tensor weight, Tensor? bias)
     {
         using var scope = NewDisposeScope();
-        long kt = weight.dim() == 5 ? weight.shape[2] : 1;
+        long kt = weight.shape[2];
         long outFrames = frames.Count - kt + 1;
         if (outFrames < 1)
             throw new InvalidOperationException($"a causal kernel of {kt} frames got {frames.Count} frames; the chunk is too short for this layer.");
@@ -188,12 +188,12 @@ internal static class WinogradConv
         var taps = new Tensor[kt];
         for (long k = 0; k < kt; k++)
         {
-            using var wk = weight.dim() == 5 ? weight.select(2, k) : weight.alias(); // (O, I, 3, 3)
-            using var flat = wk.reshape(co * ci, 9);                              // a copy only for 3D kernels
+            using var wk = weight.select(2, k);                                    // (O, I, 3, 3)
+            using var flat = wk.reshape(co * ci, 9);                              // a copy (the tap is strided)
             using var u = gg.mm(flat.t());                                         // (points, O·I)
             taps[k] = u.view(-1, co, ci);
         }
-        return scope.MoveToOuter(kt == 1 ? taps[0].unsqueeze(0) : stack(taps, 0));
+        return scope.MoveToOuter(stack(taps, 0));
     }
 
     /// <summary>The (O, I) weight matrix of point <paramref name="p"/> summed over <paramref name="taps"/>.</summary>
