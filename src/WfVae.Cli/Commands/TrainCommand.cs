@@ -47,6 +47,7 @@ internal static class TrainCommand
         var ema = new Option<double>("--ema-decay") { Description = "EMA decay.", DefaultValueFactory = _ => 0.999 };
         var kl = new Option<double>("--kl-weight") { Description = "KL weight.", DefaultValueFactory = _ => 1e-6 };
         var wl = new Option<double>("--wavelet-weight") { Description = "Wavelet (energy-flow) loss weight.", DefaultValueFactory = _ => 0.1 };
+        var mse = new Option<double?>("--mse-weight") { Description = "Weight of an extra squared-error reconstruction term added to L1 (default 0: the official objective); may be changed on resume." };
         var gan = new Option<bool>("--gan") { Description = "Train the 3D PatchGAN discriminator (hinge loss, adaptive weight)." };
         var discStart = new Option<int>("--disc-start") { Description = "First step with the adversarial term.", DefaultValueFactory = _ => 0 };
         var discWeight = new Option<double>("--disc-weight") { Description = "disc_weight of the adaptive adversarial weight.", DefaultValueFactory = _ => 0.5 };
@@ -60,7 +61,7 @@ internal static class TrainCommand
         var device = CliSupport.DeviceOption();
         var cmd = new Command("train", "Train (or resume) a WF-VAE with the official objective: L1 + KL + wavelet loss (+ optional 3D PatchGAN); AdamW, EMA, atomic resumable checkpoints.")
         {
-            data, run, config, init, steps, until, batch, frames, size, lr, warmup, cosine, clip, ema, kl, wl, gan, discStart, discWeight, lpips, bf16, seed, ckptEvery, logEvery, threads, resume, device,
+            data, run, config, init, steps, until, batch, frames, size, lr, warmup, cosine, clip, ema, kl, wl, mse, gan, discStart, discWeight, lpips, bf16, seed, ckptEvery, logEvery, threads, resume, device,
         };
         cmd.SetAction(r => CliSupport.Run(() =>
         {
@@ -93,10 +94,12 @@ internal static class TrainCommand
                     {
                         Steps = r.GetValue(steps) ?? o.Steps,
                         LearningRate = r.GetValue(lr) ?? o.LearningRate,
+                        MseWeight = r.GetValue(mse) ?? o.MseWeight,
                         CheckpointEvery = r.GetValue(ckptEvery),
                         LogEvery = r.GetValue(logEvery),
                     }, dev);
-                    Log(runDir, $"resuming {Path.GetFullPath(runDir)} at step {trainer.Step}/{trainer.Options.Steps}");
+                    Log(runDir, $"resuming {Path.GetFullPath(runDir)} at step {trainer.Step}/{trainer.Options.Steps}" +
+                        (trainer.Options.MseWeight > 0 ? $" (reconstruction: L1 + {trainer.Options.MseWeight.ToString(CultureInfo.InvariantCulture)}·squared error)" : ""));
                 }
                 else
                 {
@@ -114,6 +117,7 @@ internal static class TrainCommand
                         EmaDecay = r.GetValue(ema),
                         KlWeight = r.GetValue(kl),
                         WaveletWeight = r.GetValue(wl),
+                        MseWeight = r.GetValue(mse) ?? 0,
                         UseDiscriminator = r.GetValue(gan),
                         DiscriminatorStart = r.GetValue(discStart),
                         DiscriminatorWeight = r.GetValue(discWeight),
@@ -178,10 +182,11 @@ internal static class TrainCommand
     {
         var l = p.Last;
         var ci = CultureInfo.InvariantCulture;
-        string s = string.Format(ci, "step {0}/{1} loss {2:F5} psnr {3:F2} dB (last: l1 {4:F4} kl {5:G4} wl {6:G4}{7}) lr {8:G3} |g| {9:F3} {10} elapsed {11:hh\\:mm\\:ss}",
+        string s = string.Format(ci, "step {0}/{1} loss {2:F5} psnr {3:F2} dB (last: l1 {4:F4}{12} kl {5:G4} wl {6:G4}{7}) lr {8:G3} |g| {9:F3} {10} elapsed {11:hh\\:mm\\:ss}",
             l.Step, p.TotalSteps, p.MeanLoss, p.MeanPsnr, l.L1, l.Kl, l.Wavelet,
             l.AdversarialWeight > 0 || l.DiscriminatorStep ? string.Format(ci, " g {0:F3}×{1:G3} d {2:F3}", l.GeneratorAdversarial, l.AdversarialWeight, l.DiscriminatorLoss) : "",
-            l.LearningRate, l.GradNorm, double.IsNaN(p.SecondsPerStep) ? "" : string.Format(ci, "{0:F2} s/step", p.SecondsPerStep), p.Elapsed);
+            l.LearningRate, l.GradNorm, double.IsNaN(p.SecondsPerStep) ? "" : string.Format(ci, "{0:F2} s/step", p.SecondsPerStep), p.Elapsed,
+            string.Format(ci, " mse {0:F5}", l.Mse));
         if (!l.Applied) s += " [non-finite: update skipped]";
         if (p.CheckpointWritten is not null) s += " [checkpoint]";
         return s;

@@ -64,6 +64,11 @@ public sealed record TrainingOptions
     public double KlWeight { get; init; } = 1e-6;
     /// <summary>Weight of the wavelet (energy-flow) L1 loss on (W2, Ŵ2) and (W3, Ŵ3).</summary>
     public double WaveletWeight { get; init; } = 0.1;
+    /// <summary>
+    /// Weight of an extra squared-error reconstruction term λ·Σ(x − x̂)²/(B·T), added to the official L1 term; 0 (the
+    /// official objective) by default. PSNR measures squared error, which L1 alone under-weights on large errors.
+    /// </summary>
+    public double MseWeight { get; init; }
     /// <summary>Divide the whole objective by 3·H·W (see remarks).</summary>
     public bool NormalizeByPixels { get; init; } = true;
     /// <summary>Sample the posterior (official training) rather than using its mean.</summary>
@@ -107,6 +112,7 @@ public sealed record TrainingOptions
         if (EmaDecay < 0 || EmaDecay >= 1) throw new ArgumentException($"EMA decay must be in [0, 1), got {EmaDecay}.");
         if (CheckpointEvery < 1) throw new ArgumentException($"checkpoint interval must be ≥ 1, got {CheckpointEvery}.");
         if (LogEvery < 1) throw new ArgumentException($"log interval must be ≥ 1, got {LogEvery}.");
+        if (!(MseWeight >= 0) || double.IsInfinity(MseWeight)) throw new ArgumentException($"MSE weight must be a finite number ≥ 0, got {MseWeight}.");
         if (DiscriminatorLayers < 1) throw new ArgumentException($"discriminator layers must be ≥ 1, got {DiscriminatorLayers}.");
         if (LpipsWeights is not null)
             throw new NotSupportedException("LPIPS is not available in this port: the VGG16 LPIPS network and its weights are not included and cannot be downloaded here; train without --lpips (the official objective with perceptual_weight 0).");

@@ -20,7 +20,9 @@ public sealed record TrainingStepResult
     public double Loss { get; init; }
     /// <summary>Mean absolute error per pixel in [-1, 1] units.</summary>
     public double L1 { get; init; }
-    /// <summary>Official reconstruction term Σ|x − x̂| / (B·T).</summary>
+    /// <summary>Mean squared error per pixel in [-1, 1] units.</summary>
+    public double Mse { get; init; }
+    /// <summary>Official reconstruction term Σ|x − x̂| / (B·T) (plus <see cref="TrainingOptions.MseWeight"/>·Σ(x − x̂)² / (B·T)).</summary>
     public double Reconstruction { get; init; }
     /// <summary>KL per sample (Σ over latent elements / B).</summary>
     public double Kl { get; init; }
@@ -313,8 +315,11 @@ public sealed class WfVaeTrainer : IDisposable
         var (recon, moments, w2, w3, w2Hat, w3Hat) = Model.TrainingForward(x, noise);
         var xf = x.to(ScalarType.Float32);
         var rf = recon.to(ScalarType.Float32);
-        var absSum = xf.sub(rf).abs().sum();
+        var diff = xf.sub(rf);
+        var absSum = diff.abs().sum();
+        var sqSum = diff.square().sum();
         var rec = absSum.div(b * t);
+        if (o.MseWeight > 0) rec = rec.add(sqSum.div(b * t).mul(o.MseWeight));
         var parts = moments.to(ScalarType.Float32).chunk(2, 1);
         var logvar = parts[1].clamp(-30, 20);
         var kl = parts[0].square().add(logvar.exp()).sub(1).sub(logvar).sum().mul(0.5 / b);
@@ -343,6 +348,7 @@ public sealed class WfVaeTrainer : IDisposable
         {
             Loss = lossValue,
             L1 = absSum.item<float>() / (b * t * 3.0 * h * w),
+            Mse = sqSum.item<float>() / (b * t * 3.0 * h * w),
             Reconstruction = rec.item<float>(),
             Kl = kl.item<float>(),
             Wavelet = wl.item<float>(),

@@ -76,6 +76,27 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void MseWeightAddsTheSquaredErrorToTheReconstructionTerm()
+    {
+        using var clip = SyntheticData(1).Sample(new Random(0), 1, 5, 16);
+        var opts = Options(1) with { SamplePosterior = false, LearningRate = 1e-9 };
+        TrainingStepResult official, withMse;
+        using (var tr = WfVaeTrainer.CreateNew(Path.Combine(_root, "l1"), TinyConfig, opts))
+            official = tr.TrainStep(clip);
+        using (var tr = WfVaeTrainer.CreateNew(Path.Combine(_root, "mse"), TinyConfig, opts with { MseWeight = 2.5 }))
+            withMse = tr.TrainStep(clip);
+
+        // Same seed, same initial weights: the only difference is 2.5·Σ(x − x̂)²/(B·T), i.e. 2.5·MSE·3·H·W per frame.
+        Assert.Equal(official.L1, withMse.L1, 1e-6);
+        Assert.Equal(official.Mse, withMse.Mse, 1e-6);
+        Assert.True(official.Mse > 0 && official.Mse < 4);
+        double expectedRec = official.Reconstruction + 2.5 * official.Mse * 3 * 16 * 16;
+        Assert.Equal(expectedRec, withMse.Reconstruction, expectedRec * 1e-5);
+        Assert.Equal(official.Loss + 2.5 * official.Mse, withMse.Loss, 1e-5);
+        Assert.Throws<ArgumentException>(() => (opts with { MseWeight = -1 }).Validate());
+    }
+
+    [Fact]
     public void ResumeContinuesExactlyLikeAnUninterruptedRun()
     {
         var data = SyntheticData();

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using WfVae.Tests.Training;
+using WfVae.Tests.Video;
+using WfVae.Training;
+
+namespace WfVae.Tests.Cli;
+
+/// <summary><c>wfvae train</c> as a process: killed without warning, the same command resumes from the last checkpoint.</summary>
+[Collection("Torch")]
+public sealed class TrainCliTests : IDisposable
+{
+    private readonly string _dir = TestPaths.NewTempDir("wfvae-train-cli");
+    private string P(string name) => Path.Combine(_dir, name);
+    public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
+
+    private static long CheckpointStep(string run) =>
+        JsonNode.Parse(File.ReadAllText(Path.Combine(WfVaeTrainer.CheckpointDirectory(run), "state.json")))!["step"]!.GetValue<long>();
+
+    private string[] TrainArgs(int steps)
+    {
+        return ["train", "--data", P("videos"), "--out", P("run"), "--config", P("config.json"), "--frames", "5", "--size", "16",
+            "--lr", "1e-3", "--seed", "3", "--threads", "1", "--checkpoint-every", "2", "--log-every", "1", "--mse-weight", "1",
+            "--steps", steps.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+    }
+
+    [Fact]
+    public void Killed_train_resumes_from_its_last_checkpoint()
+    {
+        Directory.CreateDirectory(P("videos"));
+        Ffmpeg.Generate(P("videos/a.mp4"), ["-f", "lavfi", "-i", "testsrc2=s=24x24:r=8", "-frames:v", "9", "-c:v", "libx264", "-pix_fmt", "yuv444p"]);
+        Ffmpeg.Generate(P("videos/b.mp4"), ["-f", "lavfi", "-i", "mandelbrot=s=24x24:r=8", "-frames:v", "9", "-c:v", "libx264", "-pix_fmt", "yuv444p"]);
+        File.WriteAllText(P("config.json"), TrainerTests.TinyConfig.ToJson());
+
+        // A long run, killed (SIGKILL: no chance to checkpoint) once it has written a checkpoint past step 4.
+        string dll = Path.Combine(AppContext.BaseDirectory, "WfVae.Cli.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in TrainArgs(100_000)) psi.ArgumentList.Add(a);
+        using (var p = Process.Start(psi)!)
+        {
+            p.OutputDataReceived += (_, _) => { };
+            p.ErrorDataReceived += (_, _) => { };
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (!(WfVaeTrainer.HasCheckpoint(P("run")) && CheckpointStep(P("run")) >= 4))
+            {
+                Assert.False(p.HasExited, $"wfvae train exited early with code {(p.HasExited ? p.ExitCode : 0)}");
+                Assert.True(DateTime.UtcNow < deadline, "no checkpoint past step 4 within 2 minutes");
+                Thread.Sleep(50);
+            }
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+
+        long killedAt = CheckpointStep(P("run"));
+        Assert.True(killedAt >= 4);
+        long target = killedAt + 3;
+        var resumed = CliRunner.Run(TrainArgs((int)target));
+        Assert.True(resumed.ExitCode == 0, resumed.StdErr + resumed.StdOut);
+        string log = File.ReadAllText(P("run/train.log"));
+        Assert.Contains($"resuming {Path.GetFullPath(P("run"))} at step {killedAt}/{target}", log);
+        Assert.Contains("L1 + 1·squared error", log);
+        Assert.Equal(target, CheckpointStep(P("run")));
+        using var model = WfVaeModel.Load(Path.Combine(WfVaeTrainer.CheckpointDirectory(P("run")), "model"));
+        Assert.Equal(4, model.Config.LatentDim);
+    }
+}
