@@ -21,7 +21,7 @@
 # camera windows and synthetic canvases grow by HELD_SIZE/96 so frames are downscaled, never upscaled (at 64 nothing
 # changes).
 #
-# Usage: scripts/build-dataset.sh [OUT_DIR=out/wfvae-dataset]   (deterministic: fixed seeds; took 26 min wall, 10 min CPU, on 2 busy shared cores, mostly scaling the 2560×1600 wallpapers)
+# Usage: scripts/build-dataset.sh [OUT_DIR=out/wfvae-dataset]   (deterministic: fixed seeds, except that ffmpeg 5.1's `gradients` source differs from run to run even with seed=, so its 8 train and 2 held-out clips are not bit-reproducible; took 26 min wall, 10 min CPU, on 2 busy shared cores, mostly scaling the 2560×1600 wallpapers)
 set -euo pipefail
 
 OUT=${1:-out/wfvae-dataset}
