@@ -2,12 +2,12 @@
 # Reproduces models/wfvae-default end to end on CPU: dataset → training → export (EMA, fp16) → held-out evaluation.
 # This is exactly how the shipped model was made (see models/wfvae-default/MODEL_CARD.md for the measured numbers).
 #
-# Usage: scripts/train-default-model.sh [UNTIL=31147]   (UNTIL=33000 finishes the last cosine schedule)
+# Usage: scripts/train-default-model.sh [UNTIL=48277]   (UNTIL=49500 finishes the last cosine schedule)
 # Re-running resumes the run in out/wfvae-run from its last checkpoint (kill it any time; SIGTERM/Ctrl+C checkpoint first).
 # THREADS: torch intra-op threads (default 2, with OMP_WAIT_POLICY=PASSIVE). On a 2-core machine shared with other jobs,
 # threads == cores with OpenMP's default (spinning) wait policy can make a step 5-20× slower; PASSIVE avoids that.
 set -euo pipefail
-UNTIL=${1:-31147}
+UNTIL=${1:-48277}
 THREADS=${THREADS:-2}
 cd "$(dirname "$0")/.."
 
@@ -30,7 +30,11 @@ OMP_WAIT_POLICY=PASSIVE $WFVAE train "${COMMON[@]}" --steps 16000 --until 10644
 OMP_WAIT_POLICY=PASSIVE $WFVAE train "${COMMON[@]}" --steps 19000 --until 12249
 OMP_WAIT_POLICY=PASSIVE $WFVAE train "${COMMON[@]}" --steps 17500 --until 17500
 OMP_WAIT_POLICY=PASSIVE $WFVAE train "${COMMON[@]}" --steps 27500 --until 26800
-OMP_WAIT_POLICY=PASSIVE $WFVAE train "${COMMON[@]}" --steps 33000 --until "$UNTIL"
+OMP_WAIT_POLICY=PASSIVE $WFVAE train "${COMMON[@]}" --steps 33000 --until 31147
+# Session 4 added the squared-error term (--mse-weight 10; PSNR measures squared error, which L1 under-weights) and
+# resumed with 45500 steps (lr 1.22e-4), changed to 49500 at step 31529 (lr 1.45e-4), and stopped at step 48277 (UNTIL) to fit the session.
+OMP_WAIT_POLICY=PASSIVE $WFVAE train "${COMMON[@]}" --steps 45500 --until 31529 --mse-weight 10
+OMP_WAIT_POLICY=PASSIVE $WFVAE train "${COMMON[@]}" --steps 49500 --until "$UNTIL" --mse-weight 10
 
 $WFVAE export --run out/wfvae-run --out models/wfvae-default --ema --fp16
 WFVAE="$WFVAE" THREADS="$THREADS" scripts/evaluate-heldout.sh models/wfvae-default out/wfvae-dataset/heldout 64
