@@ -9,16 +9,22 @@ internal static class CliRunner
 
     public static Result Run(params string[] args)
     {
+        using var p = Start(args);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(true); throw new TimeoutException($"wfvae {string.Join(' ', args)} did not finish in 3 minutes"); }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts the CLI with redirected stdout/stderr, which the caller must drain.</summary>
+    public static Process Start(params string[] args)
+    {
         string dll = Path.Combine(AppContext.BaseDirectory, "WfVae.Cli.dll");
         Assert.True(File.Exists(dll), $"CLI not built next to the tests: {dll}");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["WFVAE_MODEL"] = "";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(true); throw new TimeoutException($"wfvae {string.Join(' ', args)} did not finish in 3 minutes"); }
-        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+        return Process.Start(psi)!;
     }
 }

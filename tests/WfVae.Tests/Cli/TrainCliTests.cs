@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using WfVae.Tests.Training;
 using WfVae.Tests.Video;
@@ -17,12 +16,10 @@ public sealed class TrainCliTests : IDisposable
     private static long CheckpointStep(string run) =>
         JsonNode.Parse(File.ReadAllText(Path.Combine(WfVaeTrainer.CheckpointDirectory(run), "state.json")))!["step"]!.GetValue<long>();
 
-    private string[] TrainArgs(int steps)
-    {
-        return ["train", "--data", P("videos"), "--out", P("run"), "--config", P("config.json"), "--frames", "5", "--size", "16",
+    private string[] TrainArgs(int steps) =>
+        ["train", "--data", P("videos"), "--out", P("run"), "--config", P("config.json"), "--frames", "5", "--size", "16",
             "--lr", "1e-3", "--seed", "3", "--threads", "1", "--checkpoint-every", "2", "--log-every", "1", "--mse-weight", "1",
             "--steps", steps.ToString(System.Globalization.CultureInfo.InvariantCulture)];
-    }
 
     [Fact]
     public void Killed_train_resumes_from_its_last_checkpoint()
@@ -33,11 +30,7 @@ public sealed class TrainCliTests : IDisposable
         File.WriteAllText(P("config.json"), TrainerTests.TinyConfig.ToJson());
 
         // A long run, killed (SIGKILL: no chance to checkpoint) once it has written a checkpoint past step 4.
-        string dll = Path.Combine(AppContext.BaseDirectory, "WfVae.Cli.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in TrainArgs(100_000)) psi.ArgumentList.Add(a);
-        using (var p = Process.Start(psi)!)
+        using (var p = CliRunner.Start(TrainArgs(100_000)))
         {
             p.OutputDataReceived += (_, _) => { };
             p.ErrorDataReceived += (_, _) => { };
