@@ -135,7 +135,7 @@ internal sealed class InverseHaarWavelet3D : CausalBlock
         long b = x.shape[0];
         var w = torch.cat(named_buffers(recurse: false).Select(nb => nb.Item2).ToArray(), 0);
         var per = HaarFilters.BandsToBatch(x, 8);
-        var y = F.conv_transpose3d(per, w, null, [2, 2, 2]);
+        var y = BlockUnfold.Apply(per, w);
         ModelProbe.Conv(y, 8);
         bool first = cache is null || !cache.HasState(this);
         if (first) y = y.narrow(2, 1, y.shape[2] - 1);
@@ -181,7 +181,7 @@ internal sealed class InverseHaarWavelet2D : CausalBlock
         long b = x.shape[0];
         var w = torch.cat(named_buffers(recurse: false).Select(nb => nb.Item2).ToArray(), 0).unsqueeze(2);
         var per = HaarFilters.BandsToBatch(x, 4);
-        var y = F.conv_transpose3d(per, w, null, [1, 2, 2]);
+        var y = BlockUnfold.Apply(per, w);
         ModelProbe.Conv(y, 4);
         long c = y.shape[0] / b;
         return scope.MoveToOuter(y.reshape(b, c, y.shape[2], y.shape[3], y.shape[4]));

@@ -131,9 +131,9 @@ internal static class WinogradConv
                     }
 
                     using (var mc = mb.contiguous())
-                    using (var mt = mc.view(ob, points, rows, tw))
-                    using (var full = F.conv_transpose2d(mt, tf.OutputTransform, null, [tile, tile])) // (ob, 1, tile·rows, tile·tw)
-                    using (var crop = full.select(1, 0).narrow(1, 0, yRows).narrow(2, 0, w))
+                    using (var mt = mc.view(ob, points, 1, rows, tw))
+                    using (var full = BlockUnfold.Apply(mt, tf.OutputTransform)) // (ob, 1, 1, tile·rows, tile·tw)
+                    using (var crop = full.select(1, 0).select(1, 0).narrow(1, 0, yRows).narrow(2, 0, w))
                     using (var dst = y.select(0, b).narrow(0, o0, ob).select(1, t).narrow(1, y0, yRows))
                         dst.copy_(crop);
 
@@ -257,7 +257,7 @@ internal static class WinogradConv
             }
             int alpha = tile + 2, points = alpha * alpha;
             var input = new float[points * points];    // (points, 1, α, α): point (a, c) = Bᵀ[a, i]·Bᵀ[c, j]
-            var output = new float[points * tile * tile]; // (points, 1, m, m): pixel (r, s) gets Aᵀ[r, a]·Aᵀ[s, c]
+            var output = new float[points * tile * tile]; // (points, 1, 1, m, m): pixel (r, s) gets Aᵀ[r, a]·Aᵀ[s, c]
             for (int a = 0; a < alpha; a++)
             for (int c = 0; c < alpha; c++)
             {
@@ -279,7 +279,7 @@ internal static class WinogradConv
                 tile,
                 tensor(kernel, [points, 9]).DetachFromDisposeScope(),
                 tensor(input, [points, 1, alpha, alpha]).DetachFromDisposeScope(),
-                tensor(output, [points, 1, tile, tile]).DetachFromDisposeScope());
+                tensor(output, [points, 1, 1, tile, tile]).DetachFromDisposeScope());
         }
     }
 }

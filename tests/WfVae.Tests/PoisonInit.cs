@@ -1,0 +1,7 @@
+using System.Runtime.CompilerServices;
+namespace WfVae.Tests;
+internal static class PoisonInit
+{
+    [ModuleInitializer]
+    internal static void Init() => WfVae.Diagnostics.NativeAllocatorPoison.Set(true);
+}
