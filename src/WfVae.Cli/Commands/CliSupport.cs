@@ -23,6 +23,32 @@ internal static class CliSupport
         Description = what,
     };
 
+    public static Option<int?> ThreadsOption() => new("--threads")
+    {
+        Description = "Torch intra-op threads, at least 1 (default: torch's choice).",
+    };
+
+    /// <summary>Sets torch's intra-op threads; a value below 1 is an error here, not a native abort inside libtorch.</summary>
+    public static void ApplyThreads(int? threads)
+    {
+        if (threads is not int n) return;
+        if (n < 1 || n > 4096) throw new ArgumentException($"--threads must be between 1 and 4096, got {n}.");
+        TorchSharp.torch.set_num_threads(n);
+    }
+
+    /// <summary>A token cancelled by the first Ctrl+C (the second one ends the process as usual).</summary>
+    public static CancellationToken CancelOnCtrlC()
+    {
+        var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return;
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        return cts.Token;
+    }
+
     /// <summary>Runs a command body; any failure becomes one line on stderr and exit code 1.</summary>
     public static int Run(Func<int> body)
     {

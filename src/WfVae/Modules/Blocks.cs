@@ -87,7 +87,7 @@ internal sealed class CausalConv3d : CausalBlock
         {
             using var padded = CausalTime.Pad(this, x, cache, _kt, _st);
             foreach (var r in release) r.Dispose();
-            y = F.conv3d(padded, conv.weight, conv.bias, _stride, _padding);
+            y = ChannelPaddedConv.Conv3d(padded, conv.weight, conv.bias, _stride, _padding);
         }
         // Nominal work (as if the replicated frames were convolved), so counts match the official model's.
         ModelProbe.Conv(y, conv.weight.shape[1] * _kt * _kt * _kt);
@@ -141,9 +141,9 @@ internal sealed class CausalConv3d : CausalBlock
         {
             var folded = w.narrow(2, 0, _kt - j).sum(2, keepdim: true);
             var kernel = j == 0 ? folded : torch.cat([folded, w.narrow(2, _kt - j, j)], 2);
-            parts.Add(F.conv3d(x.narrow(2, 0, j + 1), kernel, conv.bias, stride, _padding));
+            parts.Add(ChannelPaddedConv.Conv3d(x.narrow(2, 0, j + 1), kernel, conv.bias, stride, _padding));
         }
-        if (t >= _kt) parts.Add(F.conv3d(x, w, conv.bias, stride, _padding));
+        if (t >= _kt) parts.Add(ChannelPaddedConv.Conv3d(x, w, conv.bias, stride, _padding));
         var y = parts.Count == 1 ? parts[0] : torch.cat(parts, 2);
         if (cache is not null)
         {
@@ -271,7 +271,7 @@ internal sealed class FrameConv2d : CausalBlock
         // WF-VAE-L's 192-channel 2D blocks at 128×128), so per-frame convs stay direct.
         using var w = weight.unsqueeze(2);
         using var xin = Layout.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
-        var y = F.conv3d(xin, w, bias, _stride, _padding);
+        var y = ChannelPaddedConv.Conv3d(xin, w, bias, _stride, _padding);
         ModelProbe.Conv(y, weight.shape[1] * weight.shape[2] * weight.shape[3]);
         return y;
     }
@@ -438,7 +438,7 @@ internal sealed class AttnBlock3DFix : CausalBlock
         // causal padding or cache. Channels-last, each third is a strided (B·T, H·W, C) view without a copy.
         var w = torch.cat([q.Weight, k.Weight, v.Weight], 0);
         var bias = torch.cat([q.Bias!, k.Bias!, v.Bias!], 0);
-        var qkv = F.conv3d(h, w, bias);
+        var qkv = ChannelPaddedConv.Conv3d(h, w, bias);
         ModelProbe.Conv(qkv, c);
         var tokens = qkv.permute(0, 2, 3, 4, 1).reshape(b * t, hh * ww, 3 * c);
         var attn = F.scaled_dot_product_attention(tokens.narrow(2, 0, c), tokens.narrow(2, c, c), tokens.narrow(2, 2 * c, c));
@@ -507,7 +507,7 @@ internal sealed class Upsample2D : CausalBlock
             for (int c = 0; c < 2; c++)
             {
                 var kernel = Fold(Fold(w, 2, a), 3, c).unsqueeze(2);
-                cols[c] = F.conv3d(xp.narrow(3, a, h + 1).narrow(4, c, wd + 1), kernel, conv.bias);
+                cols[c] = ChannelPaddedConv.Conv3d(xp.narrow(3, a, h + 1).narrow(4, c, wd + 1), kernel, conv.bias);
             }
             rows[a] = torch.stack(cols, -1);
         }
