@@ -30,8 +30,8 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>Floating-point type of the decoder's weights and activations (norms stay Float32).</summary>
     public ScalarType DecodeDType { get; private set; } = ScalarType.Float32;
 
-    /// <summary>Pass as the chunk size to <see cref="Encode"/> / <see cref="Decode"/> to process the whole video in one call.</summary>
-    public const int WholeVideo = int.MaxValue;
+    /// <summary>Pass as the chunking of <see cref="Encode"/> / <see cref="Decode"/> to process the whole video in one call.</summary>
+    public static readonly Chunking WholeVideo = Chunking.Whole;
     /// <summary>Videos longer than this are encoded/decoded chunk by chunk when the caller passes no chunk size.</summary>
     public const int AutoChunkAboveFrames = 17;
     /// <summary>Video frames per chunk of the automatic chunked encode.</summary>
@@ -41,6 +41,27 @@ public sealed class WfVaeModel : IDisposable
     /// measured the same CPU time as two (WF-VAE-L, 33×256²: 266 vs 263 CPU s) at ~300 MB lower peak memory.
     /// </summary>
     public const int DefaultDecodeChunkLatentFrames = 1;
+    private WfVaeInferenceOptions _inference = WfVaeInferenceOptions.Default;
+
+    /// <summary>
+    /// How inference runs (chunking defaults, kernel choices). Replacing it is atomic: a call in flight keeps the
+    /// options it started with.
+    /// </summary>
+    public WfVaeInferenceOptions Inference
+    {
+        get => Volatile.Read(ref _inference);
+        set => Volatile.Write(ref _inference, (value ?? throw new ArgumentNullException(nameof(value))).Validated());
+    }
+
+    /// <summary>Sets <see cref="Inference"/>; returns this.</summary>
+    public WfVaeModel WithInference(WfVaeInferenceOptions options)
+    {
+        Inference = options;
+        return this;
+    }
+
+    private ForwardPass InferencePass(CausalCache? cache) => new(Inference, cache, inference: true);
+
     /// <summary>The folder the weights were loaded from, if any.</summary>
     public string? SourceDirectory { get; private init; }
 
@@ -209,33 +230,37 @@ public sealed class WfVaeModel : IDisposable
     // ---------------------------------------------------------------- encode
 
     /// <summary>
-    /// Encodes a whole video, or chunk by chunk through the Causal Cache when <paramref name="chunkFrames"/> is set
-    /// (frame 0 alone, then that many frames per chunk, a multiple of 4). Both give the same latents.
-    /// With no chunk size, videos longer than <see cref="AutoChunkAboveFrames"/> frames are chunked by
-    /// <see cref="DefaultEncodeChunkFrames"/> (memory stays that of one chunk); <see cref="WholeVideo"/> forces one call.
+    /// Encodes a whole video, or chunk by chunk through the Causal Cache (frame 0 alone, then that many frames per
+    /// chunk, a multiple of 4); both give the same latents. <paramref name="chunkFrames"/> null uses
+    /// <see cref="WfVaeInferenceOptions.EncodeChunking"/>; automatic chunking splits videos longer than
+    /// <see cref="AutoChunkAboveFrames"/> frames into chunks of <see cref="DefaultEncodeChunkFrames"/> (memory of one chunk).
     /// </summary>
-    public LatentDistribution Encode(Tensor video, int? chunkFrames = null)
+    public LatentDistribution Encode(Tensor video, Chunking? chunkFrames = null)
     {
         ThrowIfDisposed();
         CheckVideo(video, "video");
         long t = video.shape[2];
         VideoShapeRules.Validate(t, video.shape[3], video.shape[4]);
-        if (chunkFrames == WholeVideo) chunkFrames = null;
-        else if (chunkFrames is int n) CheckEncodeChunk(n);
-        else if (t > AutoChunkAboveFrames) chunkFrames = DefaultEncodeChunkFrames;
+        var chunking = chunkFrames ?? Inference.EncodeChunking;
+        int? step = chunking.Mode switch
+        {
+            ChunkingMode.Whole => null,
+            ChunkingMode.Frames => CheckEncodeChunk(chunking.Frames),
+            _ => t > AutoChunkAboveFrames ? DefaultEncodeChunkFrames : null,
+        };
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
         var x = video.to(EncodeDType, Device);
         Tensor moments;
-        if (chunkFrames is not int step)
+        if (step is not int n)
         {
-            moments = EncoderNet.Forward(x, null, out _, out _);
+            moments = EncoderNet.Forward(x, InferencePass(null), out _, out _);
         }
         else
         {
             using var cache = CreateEncoderCache();
             var parts = new List<Tensor>();
-            foreach (var (s, len) in ChunkSchedule(t, step))
+            foreach (var (s, len) in ChunkSchedule(t, n))
                 parts.Add(EncodeMoments(x.narrow(2, s, len), cache));
             moments = torch.cat(parts, 2);
         }
@@ -268,7 +293,7 @@ public sealed class WfVaeModel : IDisposable
         else if (t < 4 || t % 4 != 0)
             throw new ArgumentException($"chunk {cache.ChunksProcessed} has {t} frames; every chunk after the first must hold a positive multiple of 4 frames (e.g. 4, 8 or 16).");
         CheckSameFrameShape(x, cache, "chunk");
-        var moments = EncoderNet.Forward(x, cache, out _, out _);
+        var moments = EncoderNet.Forward(x, InferencePass(cache), out _, out _);
         cache.ChunksProcessed++;
         cache.FramesProcessed += t;
         return moments;
@@ -278,30 +303,34 @@ public sealed class WfVaeModel : IDisposable
 
     /// <summary>
     /// Decodes latents (B, z, t, h, w) to video (B, 3, 4(t−1)+1, 8h, 8w), whole or through the Causal Cache with
-    /// <paramref name="chunkLatentFrames"/> latent frames per chunk after frame 0 (any positive number).
-    /// With no chunk size, latents of more than 5 frames (videos longer than <see cref="AutoChunkAboveFrames"/>)
-    /// are chunked by <see cref="DefaultDecodeChunkLatentFrames"/>; <see cref="WholeVideo"/> forces one call.
+    /// that many latent frames per chunk after frame 0. <paramref name="chunkLatentFrames"/> null uses
+    /// <see cref="WfVaeInferenceOptions.DecodeChunking"/>; automatic chunking decodes latents of videos longer than
+    /// <see cref="AutoChunkAboveFrames"/> frames <see cref="DefaultDecodeChunkLatentFrames"/> latent frame(s) at a time.
     /// </summary>
-    public Tensor Decode(Tensor latent, int? chunkLatentFrames = null)
+    public Tensor Decode(Tensor latent, Chunking? chunkLatentFrames = null)
     {
         ThrowIfDisposed();
         CheckLatent(latent, "latent");
-        if (chunkLatentFrames == WholeVideo) chunkLatentFrames = null;
-        else if (chunkLatentFrames is < 1) throw new ArgumentOutOfRangeException(nameof(chunkLatentFrames), chunkLatentFrames, "decode chunks must hold at least 1 latent frame.");
-        else if (chunkLatentFrames is null && VideoShapeRules.VideoFrames(latent.shape[2]) > AutoChunkAboveFrames) chunkLatentFrames = DefaultDecodeChunkLatentFrames;
+        var chunking = chunkLatentFrames ?? Inference.DecodeChunking;
+        int? step = chunking.Mode switch
+        {
+            ChunkingMode.Whole => null,
+            ChunkingMode.Frames => chunking.Frames,
+            _ => VideoShapeRules.VideoFrames(latent.shape[2]) > AutoChunkAboveFrames ? DefaultDecodeChunkLatentFrames : null,
+        };
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
         var z = latent.to(DecodeDType, Device);
         Tensor video;
-        if (chunkLatentFrames is not int step)
+        if (step is not int n)
         {
-            video = DecoderNet.Forward(z, null, out _, out _);
+            video = DecoderNet.Forward(z, InferencePass(null), out _, out _);
         }
         else
         {
             using var cache = CreateDecoderCache();
             var parts = new List<Tensor>();
-            var schedule = ChunkSchedule(z.shape[2], step).ToList();
+            var schedule = ChunkSchedule(z.shape[2], n).ToList();
             for (int i = 0; i < schedule.Count; i++)
                 parts.Add(DecodeFrames(z.narrow(2, schedule[i].Start, schedule[i].Length), cache, i == schedule.Count - 1));
             video = torch.cat(parts, 2);
@@ -334,7 +363,7 @@ public sealed class WfVaeModel : IDisposable
         if (cache.Completed) throw new InvalidOperationException("this decoder cache already processed its last chunk; create a new one for the next video.");
         CheckSameFrameShape(z, cache, "latent chunk");
         cache.IsLastChunk = isLast;
-        var video = DecoderNet.Forward(z, cache, out _, out _);
+        var video = DecoderNet.Forward(z, InferencePass(cache), out _, out _);
         cache.ChunksProcessed++;
         cache.FramesProcessed += z.shape[2];
         cache.Completed = isLast;
@@ -364,11 +393,12 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>Full forward with gradients for training: returns (reconstruction, posterior moments, W2, W3, Ŵ2, Ŵ3).</summary>
     internal (Tensor Recon, Tensor Moments, Tensor EncL1, Tensor EncL2, Tensor DecL1, Tensor DecL2) TrainingForward(Tensor x, Tensor? noise)
     {
-        var moments = EncoderNet.Forward(x, null, out var el1, out var el2);
+        var pass = new ForwardPass(Inference, null, inference: false);
+        var moments = EncoderNet.Forward(x, pass, out var el1, out var el2);
         var parts = moments.chunk(2, 1);
         var z = parts[0];
         if (noise is not null) z = z.add(parts[1].clamp(-30, 20).mul(0.5).exp().mul(noise));
-        var recon = DecoderNet.Forward(z, null, out var dl1, out var dl2);
+        var recon = DecoderNet.Forward(z, pass, out var dl1, out var dl2);
         return (recon, moments, el1, el2, dl1, dl2);
     }
 
@@ -398,10 +428,11 @@ public sealed class WfVaeModel : IDisposable
         for (long s = 1; s < frames; s += step) yield return (s, Math.Min(step, frames - s));
     }
 
-    private static void CheckEncodeChunk(int n)
+    private static int CheckEncodeChunk(int n)
     {
         if (n < 4 || n % 4 != 0)
             throw new ArgumentOutOfRangeException("chunkFrames", n, "encode chunk size must be a positive multiple of 4 video frames (each 4 frames make one latent frame), e.g. 4, 8 or 16.");
+        return n;
     }
 
     private static void CheckRank(Tensor t, string what)

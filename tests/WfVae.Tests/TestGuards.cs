@@ -2,7 +2,6 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using TorchSharp;
 using WfVae.Diagnostics;
-using WfVae.Modules;
 using Xunit.Sdk;
 
 [assembly: WfVae.Tests.RestoresGlobalTorchState]
@@ -21,8 +20,7 @@ internal static class TestGuards
 }
 
 /// <summary>
-/// Fails any test that leaves process-wide torch state changed: grad mode, intra-op threads, the allocator poison,
-/// WinogradConv's band limits. State leaking from one test into the next made results depend on test order.
+/// Fails any test that leaves process-wide torch state changed: grad mode, intra-op threads, the allocator poison. State leaking from one test into the next made results depend on test order.
 /// </summary>
 [AttributeUsage(AttributeTargets.Assembly | AttributeTargets.Class | AttributeTargets.Method)]
 public sealed class RestoresGlobalTorchStateAttribute : BeforeAfterTestAttribute
@@ -31,7 +29,7 @@ public sealed class RestoresGlobalTorchStateAttribute : BeforeAfterTestAttribute
 
     private static string Snapshot() =>
         $"grad enabled = {torch.is_grad_enabled()}, threads = {torch.get_num_threads()}, " +
-        $"allocator poison = {NativeAllocatorPoison.Enabled}, Winograd band limits = {WinogradConv.BandLimits}";
+        $"allocator poison = {NativeAllocatorPoison.Enabled}";
 
     public override void Before(MethodInfo methodUnderTest) => s_before.Value = Snapshot();
 

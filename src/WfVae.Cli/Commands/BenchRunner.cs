@@ -112,7 +112,7 @@ internal static class BenchRunner
             ["machine"] = MachineInfo(),
         };
         var sw = Stopwatch.StartNew();
-        using var model = o.ModelDir is { } dir ? WfVaeModel.Load(dir, device, o.Components) : WfVaeModel.Create(WfVaeConfig.Load(o.ConfigPath!), o.Seed, device, o.Components);
+        using var model = (o.ModelDir is { } dir ? WfVaeModel.Load(dir, device, o.Components) : WfVaeModel.Create(WfVaeConfig.Load(o.ConfigPath!), o.Seed, device, o.Components)).WithInference(CliSupport.InferenceFromEnvironment());
         double buildS = sw.Elapsed.TotalSeconds;
         long decodeChunk = o.DecodeChunkLatents ?? WfVaeModel.DefaultDecodeChunkLatentFrames;
         report["model"] = new JsonObject
@@ -214,7 +214,7 @@ internal static class BenchRunner
             {
                 foreach (var mode in o.Modes)
                 {
-                    int chunk = mode == "whole" ? WfVaeModel.WholeVideo : o.ChunkFrames;
+                    Chunking chunk = mode == "whole" ? Chunking.Whole : o.ChunkFrames;
                     Tensor? last = null;
                     var r = TimeCase(o, $"encode {f}f {mode}", log, () =>
                     {
@@ -223,7 +223,7 @@ internal static class BenchRunner
                         last = post.Mean.clone().DetachFromDisposeScope();
                     });
                     outputs["encode/" + mode] = last!;
-                    results.Add(CaseJson("encode", f, mode, mode == "whole" ? null : chunk, o.EncodeDType, r, macs[f].EncodeMacs, f, log));
+                    results.Add(CaseJson("encode", f, mode, mode == "whole" ? null : chunk.Frames, o.EncodeDType, r, macs[f].EncodeMacs, f, log));
                     if (o.Profile)
                         profiles.Add(ProfileJson("encode", f, mode, () => { using var p = model.Encode(video, chunk); }));
                 }
@@ -242,7 +242,7 @@ internal static class BenchRunner
                 }
                 foreach (var mode in o.Modes)
                 {
-                    int chunk = mode == "whole" ? WfVaeModel.WholeVideo : (int)decodeChunk;
+                    Chunking chunk = mode == "whole" ? Chunking.Whole : (int)decodeChunk;
                     Tensor? last = null;
                     var lat = latent;
                     var r = TimeCase(o, $"decode {f}f {mode}", log, () =>
@@ -251,7 +251,7 @@ internal static class BenchRunner
                         last = model.Decode(lat, chunk).DetachFromDisposeScope();
                     });
                     outputs["decode/" + mode] = last!;
-                    results.Add(CaseJson("decode", f, mode, mode == "whole" ? null : chunk, o.DecodeDType, r, macs[f].DecodeMacs, f, log));
+                    results.Add(CaseJson("decode", f, mode, mode == "whole" ? null : chunk.Frames, o.DecodeDType, r, macs[f].DecodeMacs, f, log));
                     if (o.Profile)
                         profiles.Add(ProfileJson("decode", f, mode, () => { using var v = model.Decode(lat, chunk); }));
                 }

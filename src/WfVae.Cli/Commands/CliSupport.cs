@@ -78,7 +78,28 @@ internal static class CliSupport
         var dev = WfVaeModel.ParseDevice(device);
         string path = dir ?? DefaultModel.Directory
             ?? throw new InvalidOperationException($"no --model given and no default model found ({DefaultModel.SearchDescription}); pass --model DIR with a WF-VAE folder (config.json + diffusion_pytorch_model.safetensors).");
-        return WfVaeModel.Load(path, dev, components);
+        return WfVaeModel.Load(path, dev, components).WithInference(InferenceFromEnvironment());
+    }
+
+    /// <summary>
+    /// The legacy measurement switches, mapped onto the inference options here (modules read no environment):
+    /// WFVAE_WINOGRAD=0 turns Winograd off, =2 or =4 forces its tile; WFVAE_CONV_LAYOUT=cl|ncdhw forces a layout.
+    /// </summary>
+    public static WfVaeInferenceOptions InferenceFromEnvironment()
+    {
+        var o = WfVaeInferenceOptions.Default;
+        switch (Environment.GetEnvironmentVariable("WFVAE_WINOGRAD"))
+        {
+            case "0": o = o with { Winograd = false }; break;
+            case "2": o = o with { WinogradTile = 2 }; break;
+            case "4": o = o with { WinogradTile = 4 }; break;
+        }
+        switch (Environment.GetEnvironmentVariable("WFVAE_CONV_LAYOUT")?.ToLowerInvariant())
+        {
+            case "cl": o = o with { ConvLayout = ConvLayout.ChannelsLast }; break;
+            case "ncdhw": o = o with { ConvLayout = ConvLayout.Contiguous }; break;
+        }
+        return o;
     }
 
     /// <summary>Reads one named float tensor from a safetensors file, naming what the file holds on a miss.</summary>

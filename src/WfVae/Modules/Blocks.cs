@@ -11,15 +11,15 @@ internal abstract class CausalBlock : nn.Module
 {
     protected CausalBlock(string name) : base(name) { }
 
-    /// <summary>Runs on one chunk; <paramref name="cache"/> null means the whole video in one call.</summary>
-    public abstract Tensor Forward(Tensor x, CausalCache? cache);
+    /// <summary>Runs on one chunk; <paramref name="pass"/> carries the cache (null: the whole video in one call) and the inference options.</summary>
+    public abstract Tensor Forward(Tensor x, ForwardPass pass);
 
     /// <summary>
-    /// Like <see cref="Forward(Tensor, CausalCache?)"/>, for a caller that no longer needs <paramref name="x"/>: blocks that
+    /// Like <see cref="Forward(Tensor, ForwardPass)"/>, for a caller that no longer needs <paramref name="x"/>: blocks that
     /// copy their input first (causal padding) dispose the handles in <paramref name="release"/> right after the copy,
     /// so the input's storage is freed before the convolution allocates its output.
     /// </summary>
-    public virtual Tensor ForwardReleasing(Tensor x, CausalCache? cache, params Tensor[] release) => Forward(x, cache);
+    public virtual Tensor ForwardReleasing(Tensor x, ForwardPass pass, params Tensor[] release) => Forward(x, pass);
 }
 
 /// <summary>Holds a conv's <c>weight</c> (and optional <c>bias</c>) under the PyTorch names.</summary>
@@ -68,26 +68,26 @@ internal sealed class CausalConv3d : CausalBlock
     public Tensor Weight => conv.weight;
     public Tensor? Bias => conv.bias;
 
-    public override Tensor Forward(Tensor x, CausalCache? cache) => ForwardReleasing(x, cache);
+    public override Tensor Forward(Tensor x, ForwardPass pass) => ForwardReleasing(x, pass);
 
-    public override Tensor ForwardReleasing(Tensor x, CausalCache? cache, params Tensor[] release)
+    public override Tensor ForwardReleasing(Tensor x, ForwardPass pass, params Tensor[] release)
     {
         Tensor y;
-        if (_st == 1 && WinogradConv.Applies(x, conv.weight, _stride[1], _padding[1]))
+        if (_st == 1 && WinogradConv.Applies(x, conv.weight, _stride[1], _padding[1], pass))
         {
-            y = ConvWinograd(x, cache);
+            y = ConvWinograd(x, pass);
             foreach (var r in release) r.Dispose();
         }
-        else if (CanFoldReplicatedFrames(x, cache))
+        else if (CanFoldReplicatedFrames(x, pass))
         {
-            y = ConvFoldingReplicatedFrames(x, cache);
+            y = ConvFoldingReplicatedFrames(x, pass);
             foreach (var r in release) r.Dispose();
         }
         else
         {
-            using var padded = CausalTime.Pad(this, x, cache, _kt, _st);
+            using var padded = CausalTime.Pad(this, x, pass, _kt, _st);
             foreach (var r in release) r.Dispose();
-            y = ChannelPaddedConv.Conv3d(padded, conv.weight, conv.bias, _stride, _padding);
+            y = ChannelPaddedConv.Conv3d(pass, padded, conv.weight, conv.bias, _stride, _padding);
         }
         // Nominal work (as if the replicated frames were convolved), so counts match the official model's.
         ModelProbe.Conv(y, conv.weight.shape[1] * _kt * _kt * _kt);
@@ -98,12 +98,12 @@ internal sealed class CausalConv3d : CausalBlock
     /// <see cref="WinogradConv"/> over the causally padded frame sequence, built from views (no padded copy): the
     /// first chunk's kt−1 copies of frame 0 are the same view, so they are transformed once and their taps folded.
     /// </summary>
-    private Tensor ConvWinograd(Tensor x, CausalCache? cache)
+    private Tensor ConvWinograd(Tensor x, ForwardPass pass)
     {
         using var scope = torch.NewDisposeScope();
         long t = x.shape[2];
-        bool started = cache is not null && cache.HasState(this);
-        var tail = started ? cache!.Get(this) : null;
+        bool started = pass.Cache is not null && pass.Cache!.HasState(this);
+        var tail = started ? pass.Cache!.Get(this) : null;
         var frames = new List<Tensor>();
         if (tail is not null)
             for (long i = 0; i < tail.shape[2]; i++) frames.Add(tail.select(2, i));
@@ -111,12 +111,12 @@ internal sealed class CausalConv3d : CausalBlock
         if (!started)
             for (long i = 0; i < _kt - 1; i++) frames.Add(inputFrames[0]);
         frames.AddRange(inputFrames);
-        var y = WinogradConv.Conv(frames, conv.weight, conv.bias);
-        if (cache is not null)
+        var y = WinogradConv.Conv(frames, conv.weight, conv.bias, pass.Options);
+        if (pass.Cache is not null)
         {
             // What the padded path stores: the last kt−1 frames of the padded sequence.
-            if (_kt > 1) cache.Set(this, torch.stack(frames.Skip(frames.Count - (int)(_kt - 1)), 2));
-            else cache.Set(this, null);
+            if (_kt > 1) pass.Cache!.Set(this, torch.stack(frames.Skip(frames.Count - (int)(_kt - 1)), 2));
+            else pass.Cache!.Set(this, null);
         }
         return scope.MoveToOuter(y);
     }
@@ -126,10 +126,10 @@ internal sealed class CausalConv3d : CausalBlock
     /// see frame 0 several times: folding those taps into one kernel skips convolving the copies (same result up to
     /// summation order; WF-VAE-L decode of 17 frames does ~10% fewer multiply-accumulates). Inference, fp32 layout only.
     /// </summary>
-    private bool CanFoldReplicatedFrames(Tensor x, CausalCache? cache) =>
-        _kt > 1 && _st == 1 && Layout.AllowsInferenceRewrites(x) && (cache is null || !cache.HasState(this));
+    private bool CanFoldReplicatedFrames(Tensor x, ForwardPass pass) =>
+        _kt > 1 && _st == 1 && pass.Options.FoldReplicatedFrames && pass.AllowsRewrites(x) && (pass.Cache is null || !pass.Cache!.HasState(this));
 
-    private Tensor ConvFoldingReplicatedFrames(Tensor x, CausalCache? cache)
+    private Tensor ConvFoldingReplicatedFrames(Tensor x, ForwardPass pass)
     {
         using var scope = torch.NewDisposeScope();
         long t = x.shape[2];
@@ -141,46 +141,29 @@ internal sealed class CausalConv3d : CausalBlock
         {
             var folded = w.narrow(2, 0, _kt - j).sum(2, keepdim: true);
             var kernel = j == 0 ? folded : torch.cat([folded, w.narrow(2, _kt - j, j)], 2);
-            parts.Add(ChannelPaddedConv.Conv3d(x.narrow(2, 0, j + 1), kernel, conv.bias, stride, _padding));
+            parts.Add(ChannelPaddedConv.Conv3d(pass, x.narrow(2, 0, j + 1), kernel, conv.bias, stride, _padding));
         }
-        if (t >= _kt) parts.Add(ChannelPaddedConv.Conv3d(x, w, conv.bias, stride, _padding));
+        if (t >= _kt) parts.Add(ChannelPaddedConv.Conv3d(pass, x, w, conv.bias, stride, _padding));
         var y = parts.Count == 1 ? parts[0] : torch.cat(parts, 2);
-        if (cache is not null)
+        if (pass.Cache is not null)
         {
             // What the padded path stores: the last kt−1 frames of [frame 0 × (kt−1), x].
             long keep = _kt - 1;
             var tail = t >= keep ? x.narrow(2, t - keep, keep) : torch.cat([x.narrow(2, 0, 1).expand(-1, -1, keep - t, -1, -1), x], 2);
-            cache.Set(this, tail);
+            pass.Cache!.Set(this, tail);
         }
         return scope.MoveToOuter(y);
     }
 }
 
 /// <summary>
-/// Memory layout of conv inputs. Channels-last (N, T, H, W, C in memory, PyTorch's channels_last_3d strides) lets
-/// oneDNN run its direct channels-last kernels without reorders and LayerNorm run over contiguous channels; the
-/// contiguous (N, C, T, H, W) layout lets oneDNN reorder to its blocked format, which measured faster for fp32 on
-/// AVX-512 (docs/bench.md). Default: channels-last for bf16 activations, contiguous for fp32;
-/// <c>WFVAE_CONV_LAYOUT=cl|ncdhw</c> forces one (for measurements).
+/// Memory layout helpers. Channels-last (N, T, H, W, C in memory, PyTorch's channels_last_3d strides) lets oneDNN run
+/// its direct channels-last kernels without reorders and LayerNorm run over contiguous channels; the contiguous
+/// (N, C, T, H, W) layout lets oneDNN reorder to its blocked format, which measured faster for fp32 on AVX-512
+/// (docs/bench.md). Which one a call uses is <see cref="ForwardPass.UseChannelsLast"/>.
 /// </summary>
 internal static class Layout
 {
-    private static readonly string? s_forced = Environment.GetEnvironmentVariable("WFVAE_CONV_LAYOUT")?.ToLowerInvariant();
-
-    /// <summary>Whether conv inputs of this dtype are made channels-last.</summary>
-    public static bool UseChannelsLast(Tensor x) => s_forced switch
-    {
-        "cl" => true,
-        "ncdhw" => false,
-        _ => x.dtype == ScalarType.BFloat16,
-    };
-
-    /// <summary>
-    /// Whether the inference-only conv rewrites (folded padding frames, sub-pixel upsample; exact up to summation order)
-    /// apply: no autograd graph is being recorded and x keeps the contiguous fp32 layout they were measured with.
-    /// </summary>
-    public static bool AllowsInferenceRewrites(Tensor x) => !torch.is_grad_enabled() && !UseChannelsLast(x);
-
     /// <summary>x (B, C, T, H, W) with channels-last strides: a no-op alias when it already has them, else one copy.</summary>
     public static Tensor ToChannelsLast(Tensor x)
     {
@@ -198,16 +181,17 @@ internal static class CausalTime
     /// the frames the next chunk's first output window needs: everything from the first window start
     /// this chunk did not use.
     /// </summary>
-    public static Tensor Pad(object owner, Tensor x, CausalCache? cache, long kt, long st)
+    public static Tensor Pad(object owner, Tensor x, ForwardPass pass, long kt, long st)
     {
+        var cache = pass.Cache;
         Tensor padded;
         var tail0 = cache is not null && cache.HasState(owner) ? cache.Get(owner) : null;
         bool front = tail0 is not null || (kt > 1 && (cache is null || !cache.HasState(owner)));
         if (!front)
         {
-            padded = Layout.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
+            padded = pass.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
         }
-        else if (Layout.UseChannelsLast(x))
+        else if (pass.UseChannelsLast(x))
         {
             // Concatenate in (B, T, H, W, C) order so the padded copy comes out channels-last (the only copy made).
             using var xp = x.permute(0, 2, 3, 4, 1);
@@ -265,13 +249,13 @@ internal sealed class FrameConv2d : CausalBlock
         _padding = [0, padding, padding];
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         // Not WinogradConv: with a single tap its transforms cost as much as the products (measured slower for
         // WF-VAE-L's 192-channel 2D blocks at 128×128), so per-frame convs stay direct.
         using var w = weight.unsqueeze(2);
-        using var xin = Layout.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
-        var y = ChannelPaddedConv.Conv3d(xin, w, bias, _stride, _padding);
+        using var xin = pass.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
+        var y = ChannelPaddedConv.Conv3d(pass, xin, w, bias, _stride, _padding);
         ModelProbe.Conv(y, weight.shape[1] * weight.shape[2] * weight.shape[3]);
         return y;
     }
@@ -374,7 +358,7 @@ internal sealed class ResnetBlock : CausalBlock
         }
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         // Every intermediate is released as soon as the next one exists (as Python's refcounting does in the
         // official code), so a block holds at most its input, one normalised copy, the padded copy and one output.
@@ -382,7 +366,7 @@ internal sealed class ResnetBlock : CausalBlock
         Tensor h;
         using (var n = norm1.Forward(x))
         using (var a = F.silu(n, inplace: true))
-            h = conv1.ForwardReleasing(a, cache, a, n);
+            h = conv1.ForwardReleasing(a, pass, a, n);
         using (var n = norm2.Forward(h))
         {
             h.Dispose();
@@ -390,15 +374,15 @@ internal sealed class ResnetBlock : CausalBlock
             if (_dropout > 0 && training)
             {
                 using var d = F.dropout(a, _dropout, true);
-                h = conv2.Forward(d, cache);
+                h = conv2.Forward(d, pass);
             }
-            else h = conv2.ForwardReleasing(a, cache, a, n);
+            else h = conv2.ForwardReleasing(a, pass, a, n);
         }
         // h is this block's own conv output, so the residual add can run in place.
         if (nin_shortcut is null) h.add_(x);
         else
         {
-            using var shortcut = nin_shortcut.Forward(x, cache);
+            using var shortcut = nin_shortcut.Forward(x, pass);
             h.add_(shortcut);
         }
         return h;
@@ -428,7 +412,7 @@ internal sealed class AttnBlock3DFix : CausalBlock
         register_module("proj_out", proj_out);
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         using var timer = ModelProbe.Time("attention");
         using var scope = torch.NewDisposeScope();
@@ -438,13 +422,13 @@ internal sealed class AttnBlock3DFix : CausalBlock
         // causal padding or cache. Channels-last, each third is a strided (B·T, H·W, C) view without a copy.
         var w = torch.cat([q.Weight, k.Weight, v.Weight], 0);
         var bias = torch.cat([q.Bias!, k.Bias!, v.Bias!], 0);
-        var qkv = ChannelPaddedConv.Conv3d(h, w, bias);
+        var qkv = ChannelPaddedConv.Conv3d(pass, h, w, bias);
         ModelProbe.Conv(qkv, c);
         var tokens = qkv.permute(0, 2, 3, 4, 1).reshape(b * t, hh * ww, 3 * c);
         var attn = F.scaled_dot_product_attention(tokens.narrow(2, 0, c), tokens.narrow(2, c, c), tokens.narrow(2, 2 * c, c));
         ModelProbe.Attention(b * t, hh * ww, c);
         var back = attn.reshape(b, t, hh, ww, c).permute(0, 4, 1, 2, 3);
-        var y = proj_out.Forward(back, cache);
+        var y = proj_out.Forward(back, pass);
         return scope.MoveToOuter(y.add_(x));
     }
 }
@@ -460,10 +444,10 @@ internal sealed class Downsample2D : CausalBlock
         register_module("conv", conv);
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         using var p = F.pad(x, [0, 1, 0, 1]);
-        return conv.Forward(p, cache);
+        return conv.Forward(p, pass);
     }
 }
 
@@ -478,18 +462,18 @@ internal sealed class Upsample2D : CausalBlock
         register_module("conv", conv);
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
-        if (Layout.AllowsInferenceRewrites(x)) return SubPixelForward(x);
+        if (pass.Options.SubPixelUpsample && pass.AllowsRewrites(x)) return SubPixelForward(x, pass);
         using var up = F.interpolate(x, scale_factor: [1, 2, 2], mode: InterpolationMode.Nearest);
-        return conv.Forward(up, cache);
+        return conv.Forward(up, pass);
     }
 
     /// <summary>
     /// Nearest ×2 then a 3×3 conv equals, for each of the 4 output phases, a 2×2 conv of the input: 4/9 of the
     /// multiply-accumulates and no upsampled copy (same result up to summation order). Inference, fp32 layout only.
     /// </summary>
-    private Tensor SubPixelForward(Tensor x)
+    private Tensor SubPixelForward(Tensor x, ForwardPass pass)
     {
         using var scope = torch.NewDisposeScope();
         var w = conv.weight;
@@ -507,7 +491,7 @@ internal sealed class Upsample2D : CausalBlock
             for (int c = 0; c < 2; c++)
             {
                 var kernel = Fold(Fold(w, 2, a), 3, c).unsqueeze(2);
-                cols[c] = ChannelPaddedConv.Conv3d(xp.narrow(3, a, h + 1).narrow(4, c, wd + 1), kernel, conv.bias);
+                cols[c] = ChannelPaddedConv.Conv3d(pass, xp.narrow(3, a, h + 1).narrow(4, c, wd + 1), kernel, conv.bias);
             }
             rows[a] = torch.stack(cols, -1);
         }
@@ -529,10 +513,10 @@ internal sealed class Spatial2xTime2x3DDownsample : CausalBlock
         register_module("conv", conv);
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         using var p = F.pad(x, [0, 1, 0, 1, 0, 0]);
-        return conv.Forward(p, cache);
+        return conv.Forward(p, pass);
     }
 }
 
@@ -555,11 +539,11 @@ internal sealed class Spatial2xTime2x3DUpsample : CausalBlock
         register_module("conv", conv);
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         using var scope = torch.NewDisposeScope();
-        bool first = cache is null || !cache.HasState(this);
-        bool last = cache is null || cache.IsLastChunk;
+        bool first = pass.Cache is null || !pass.Cache!.HasState(this);
+        bool last = pass.Cache is null || pass.Cache!.IsLastChunk;
         var parts = new List<Tensor>(2);
         var rest = x;
         if (first)
@@ -567,7 +551,7 @@ internal sealed class Spatial2xTime2x3DUpsample : CausalBlock
             parts.Add(x.narrow(2, 0, 1));
             rest = x.narrow(2, 1, x.shape[2] - 1);
         }
-        Tensor? held = first ? null : cache!.Get(this);
+        Tensor? held = first ? null : pass.Cache!.Get(this);
         long n = rest.shape[2];
         if (n > 0)
         {
@@ -586,12 +570,12 @@ internal sealed class Spatial2xTime2x3DUpsample : CausalBlock
             }
             held = rest.narrow(2, n - 1, 1);
         }
-        cache?.Set(this, _mode == TemporalInterpolation.Trilinear ? held : null);
+        pass.Cache?.Set(this, _mode == TemporalInterpolation.Trilinear ? held : null);
         var frames = parts.Count == 1 ? parts[0] : torch.cat(parts, 2);
         if (parts.Count > 1) foreach (var p in parts) p.Dispose();
         var spatial = F.interpolate(frames, scale_factor: [1, 2, 2], mode: InterpolationMode.Trilinear, align_corners: false);
         frames.Dispose();
-        return scope.MoveToOuter(conv.Forward(spatial, cache));
+        return scope.MoveToOuter(conv.Forward(spatial, pass));
     }
 }
 
@@ -606,14 +590,14 @@ internal sealed class CausalSequential : CausalBlock
         for (int i = 0; i < _blocks.Length; i++) register_module(i.ToString(System.Globalization.CultureInfo.InvariantCulture), _blocks[i]);
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         // Each block's output is released once the next block has consumed it.
         Tensor h = x;
         bool owned = false;
         foreach (var b in _blocks)
         {
-            var next = b.Forward(h, cache);
+            var next = b.Forward(h, pass);
             if (owned) h.Dispose();
             h = next;
             owned = true;

@@ -14,12 +14,12 @@ internal static class ChannelPaddedConv
 {
     private const long Block = 16;
 
-    public static Tensor Conv3d(Tensor x, Tensor weight, Tensor? bias, long[]? stride = null, long[]? padding = null)
+    public static Tensor Conv3d(ForwardPass pass, Tensor x, Tensor weight, Tensor? bias, long[]? stride = null, long[]? padding = null)
     {
         stride ??= [1, 1, 1];
         padding ??= [0, 0, 0];
         long ci = x.shape[1];
-        if (x.device_type != TorchSharp.DeviceType.CPU || ci == 1 || ci % Block == 0 || Layout.UseChannelsLast(x))
+        if (x.device_type != TorchSharp.DeviceType.CPU || ci == 1 || ci % Block == 0 || pass.UseChannelsLast(x))
             return F.conv3d(x, weight, bias, stride, padding);
         long extra = Block - ci % Block;
         using var xp = F.pad(x, [0, 0, 0, 0, 0, 0, 0, extra]);        // zero channels after the real ones

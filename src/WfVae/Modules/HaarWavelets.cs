@@ -97,14 +97,14 @@ internal sealed class HaarWavelet3D : CausalBlock
         }
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], c = x.shape[1];
         var w = torch.cat(_taps.Select(t => (Tensor)t.conv.weight).ToArray(), 0);
         var single = x.reshape(b * c, 1, x.shape[2], x.shape[3], x.shape[4]);
-        var padded = CausalTime.Pad(this, single, cache, 2, 2);
+        var padded = CausalTime.Pad(this, single, pass, 2, 2);
         var y = F.conv3d(padded, w, null, [2, 2, 2]);
         ModelProbe.Conv(y, 8);
         return scope.MoveToOuter(HaarFilters.BatchToBands(y, b));
@@ -128,7 +128,7 @@ internal sealed class InverseHaarWavelet3D : CausalBlock
         }
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
@@ -137,9 +137,9 @@ internal sealed class InverseHaarWavelet3D : CausalBlock
         var per = HaarFilters.BandsToBatch(x, 8);
         var y = BlockUnfold.Apply(per, w);
         ModelProbe.Conv(y, 8);
-        bool first = cache is null || !cache.HasState(this);
+        bool first = pass.Cache is null || !pass.Cache!.HasState(this);
         if (first) y = y.narrow(2, 1, y.shape[2] - 1);
-        cache?.Set(this, null);
+        pass.Cache?.Set(this, null);
         long c = y.shape[0] / b;
         return scope.MoveToOuter(y.reshape(b, c, y.shape[2], y.shape[3], y.shape[4]));
     }
@@ -153,7 +153,7 @@ internal sealed class HaarWavelet2D : CausalBlock
         for (int i = 0; i < 4; i++) register_buffer(HaarFilters.Bands2D[i], HaarFilters.Filter2D(i), persistent: true);
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
@@ -174,7 +174,7 @@ internal sealed class InverseHaarWavelet2D : CausalBlock
         for (int i = 0; i < 4; i++) register_buffer(HaarFilters.Bands2D[i], HaarFilters.Filter2D(i), persistent: true);
     }
 
-    public override Tensor Forward(Tensor x, CausalCache? cache)
+    public override Tensor Forward(Tensor x, ForwardPass pass)
     {
         using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();

@@ -52,31 +52,31 @@ internal sealed class WfVaeEncoder : nn.Module
     }
 
     /// <summary>Level-1 3D Haar of the input video (exposed for tests and the WL loss).</summary>
-    public Tensor WaveletIn(Tensor x) => wavelet_transform_in.Forward(x, null);
+    public Tensor WaveletIn(Tensor x, ForwardPass pass) => wavelet_transform_in.Forward(x, pass.WithoutCache());
 
     /// <summary>
     /// Encodes one chunk to moments (B, 2z, t, h, w). <paramref name="l1Coeffs"/>/<paramref name="l2Coeffs"/> are the
     /// energy-flow wavelet coefficients W2/W3 that the wavelet loss compares.
     /// </summary>
-    public Tensor Forward(Tensor x, CausalCache? cache, out Tensor l1Coeffs, out Tensor l2Coeffs)
+    public Tensor Forward(Tensor x, ForwardPass pass, out Tensor l1Coeffs, out Tensor l2Coeffs)
     {
         using var scope = torch.NewDisposeScope();
         Tensor coeffs, l1c, l1, l2c, l2, h;
-        coeffs = wavelet_transform_in.Forward(x, cache);
-        l1c = wavelet_transform_l1.Forward(coeffs.narrow(1, 0, 3), cache);
-        using (ModelProbe.Time("encoder.connect_l1")) l1 = connect_l1.Forward(l1c, cache);
-        l2c = wavelet_transform_l2.Forward(l1c.narrow(1, 0, 3), cache);
-        using (ModelProbe.Time("encoder.connect_l2")) l2 = connect_l2.Forward(l2c, cache);
-        using (ModelProbe.Time("encoder.down1")) h = down1.Forward(coeffs, cache);
+        coeffs = wavelet_transform_in.Forward(x, pass);
+        l1c = wavelet_transform_l1.Forward(coeffs.narrow(1, 0, 3), pass);
+        using (ModelProbe.Time("encoder.connect_l1")) l1 = connect_l1.Forward(l1c, pass);
+        l2c = wavelet_transform_l2.Forward(l1c.narrow(1, 0, 3), pass);
+        using (ModelProbe.Time("encoder.connect_l2")) l2 = connect_l2.Forward(l2c, pass);
+        using (ModelProbe.Time("encoder.down1")) h = down1.Forward(coeffs, pass);
         h = torch.cat([h, l1], 1);
-        using (ModelProbe.Time("encoder.down2")) h = down2.Forward(h, cache);
+        using (ModelProbe.Time("encoder.down2")) h = down2.Forward(h, pass);
         h = torch.cat([h, l2], 1);
-        using (ModelProbe.Time("encoder.mid")) h = mid.Forward(h, cache);
+        using (ModelProbe.Time("encoder.mid")) h = mid.Forward(h, pass);
         using (ModelProbe.Time("encoder.norm_out+conv_out"))
         {
             h = norm_out.Forward(h);
             h = F.silu(h, inplace: true);
-            h = conv_out.Forward(h, cache);
+            h = conv_out.Forward(h, pass);
         }
         l1Coeffs = scope.MoveToOuter(l1c.contiguous());
         l2Coeffs = scope.MoveToOuter(l2c.contiguous());
@@ -151,35 +151,35 @@ internal sealed class WfVaeDecoder : nn.Module
     /// (with the l2 inverse already added to its first 3 channels, as the official in-place add leaves it) and
     /// <paramref name="l2Coeffs"/> is Ŵ3.
     /// </summary>
-    public Tensor Forward(Tensor z, CausalCache? cache, out Tensor l1Coeffs, out Tensor l2Coeffs)
+    public Tensor Forward(Tensor z, ForwardPass pass, out Tensor l1Coeffs, out Tensor l2Coeffs)
     {
         using var scope = torch.NewDisposeScope();
         // Large activations are released as soon as they are consumed (Next disposes the previous tensor).
         Tensor h, l2c, l1c;
-        using (ModelProbe.Time("decoder.conv_in")) h = conv_in.Forward(z, cache);
-        using (ModelProbe.Time("decoder.mid")) h = Next(h, mid.Forward(h, cache));
+        using (ModelProbe.Time("decoder.conv_in")) h = conv_in.Forward(z, pass);
+        using (ModelProbe.Time("decoder.mid")) h = Next(h, mid.Forward(h, pass));
         long wide = h.shape[1] - _ed;
         using (ModelProbe.Time("decoder.connect_l2"))
-        using (var v = h.narrow(1, wide, _ed)) l2c = connect_l2.Forward(v, cache);
-        var l2 = inverse_wavelet_transform_l2.Forward(l2c, cache);
+        using (var v = h.narrow(1, wide, _ed)) l2c = connect_l2.Forward(v, pass);
+        var l2 = inverse_wavelet_transform_l2.Forward(l2c, pass);
         using (ModelProbe.Time("decoder.up2"))
-        using (var v = h.narrow(1, 0, wide)) h = Next(h, up2.Forward(v, cache));
+        using (var v = h.narrow(1, 0, wide)) h = Next(h, up2.Forward(v, pass));
         wide = h.shape[1] - _ed;
         using (ModelProbe.Time("decoder.connect_l1"))
-        using (var v = h.narrow(1, wide, _ed)) l1c = connect_l1.Forward(v, cache);
-        AddAligned(l1c.narrow(1, 0, 3), l2, cache, _l2Pending);
-        var l1 = inverse_wavelet_transform_l1.Forward(l1c, cache);
+        using (var v = h.narrow(1, wide, _ed)) l1c = connect_l1.Forward(v, pass);
+        AddAligned(l1c.narrow(1, 0, 3), l2, pass, _l2Pending);
+        var l1 = inverse_wavelet_transform_l1.Forward(l1c, pass);
         using (ModelProbe.Time("decoder.up1"))
-        using (var v = h.narrow(1, 0, wide)) h = Next(h, up1.Forward(v, cache));
-        using (ModelProbe.Time("decoder.layer")) h = Next(h, layer.Forward(h, cache));
+        using (var v = h.narrow(1, 0, wide)) h = Next(h, up1.Forward(v, pass));
+        using (ModelProbe.Time("decoder.layer")) h = Next(h, layer.Forward(h, pass));
         using (ModelProbe.Time("decoder.norm_out+conv_out"))
         {
             h = Next(h, norm_out.Forward(h));
             h = Next(h, F.silu(h, inplace: true));
-            h = Next(h, conv_out.Forward(h, cache));
+            h = Next(h, conv_out.Forward(h, pass));
         }
-        AddAligned(h.narrow(1, 0, 3), l1, cache, _l1Pending);
-        var dec = inverse_wavelet_transform_out.Forward(h, cache);
+        AddAligned(h.narrow(1, 0, 3), l1, pass, _l1Pending);
+        var dec = inverse_wavelet_transform_out.Forward(h, pass);
         l1Coeffs = scope.MoveToOuter(l1c.contiguous());
         l2Coeffs = scope.MoveToOuter(l2c.contiguous());
         return scope.MoveToOuter(dec.contiguous());
@@ -196,17 +196,17 @@ internal sealed class WfVaeDecoder : nn.Module
     /// target += addend frame by frame. Chunked with trilinear upsampling the backbone (target) lags the energy-flow
     /// stream (addend) by held-back frames, so extra addend frames wait in the cache for the next chunk.
     /// </summary>
-    private static void AddAligned(Tensor target, Tensor addend, CausalCache? cache, object key)
+    private static void AddAligned(Tensor target, Tensor addend, ForwardPass pass, object key)
     {
         using var scope = torch.NewDisposeScope();
         long need = target.shape[2];
-        var pending = cache?.Get(key);
+        var pending = pass.Cache?.Get(key);
         var stream = pending is null ? addend : torch.cat([pending, addend], 2);
         long have = stream.shape[2];
         if (have < need)
             throw new InvalidOperationException($"energy-flow stream has {have} frames for {need} backbone frames; the decoder's chunk bookkeeping is inconsistent.");
         target.add_(stream.narrow(2, 0, need));
-        if (cache is not null) cache.Set(key, have > need ? stream.narrow(2, need, have - need) : null);
+        if (pass.Cache is not null) pass.Cache!.Set(key, have > need ? stream.narrow(2, need, have - need) : null);
     }
 }
 

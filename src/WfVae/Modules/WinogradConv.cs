@@ -21,35 +21,28 @@ internal static class WinogradConv
     // From this frame size on, 4×4 output tiles (F(4×4, 3×3): 2.25 instead of 4 multiplies per output) keep the
     // products wide enough to win; below it 2×2 tiles are faster (measured on WF-VAE-L layer shapes, docs/bench.md).
     private const long MinPixelsForLargeTiles = 64 * 64;
-    // Large frames are done in bands of tile rows so one frame's input transform stays near Elements (16 MB), unless
-    // that would make the products narrower than MinTiles tiles. Settable only so tests can force small bands.
-    internal static (long Elements, long MinTiles) BandLimits { get; set; } = (4L << 20, 256);
-
-    // WFVAE_WINOGRAD=0 turns the rewrite off; =2 or =4 forces that output tile (for measurements).
-    private static readonly string? s_setting = Environment.GetEnvironmentVariable("WFVAE_WINOGRAD");
-    private static readonly bool s_disabled = s_setting == "0";
     private static readonly Lazy<Transforms> s_small = new(() => Transforms.Create(2), LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly Lazy<Transforms> s_large = new(() => Transforms.Create(4), LazyThreadSafetyMode.ExecutionAndPublication);
 
-    private static Transforms ForFrameSize(long h, long w) => s_setting switch
+    private static Transforms ForFrameSize(long h, long w, int? forcedTile) => forcedTile switch
     {
-        "2" => s_small.Value,
-        "4" => s_large.Value,
+        2 => s_small.Value,
+        4 => s_large.Value,
         _ => h * w >= MinPixelsForLargeTiles ? s_large.Value : s_small.Value,
     };
 
     /// <summary>
     /// Whether <paramref name="weight"/> (O, I, kt, 3, 3) on <paramref name="x"/> (N, I, T, H, W) runs here: a 3×3
     /// spatial kernel with stride 1 and zero padding 1, fp32 on the CPU, no autograd, contiguous layout, and
-    /// enough channels and tiles for the matrix products to pay off (<c>WFVAE_WINOGRAD=0</c> turns it off).
+    /// enough channels and tiles for the matrix products to pay off, and <see cref="WfVaeInferenceOptions.Winograd"/> on.
     /// </summary>
-    public static bool Applies(Tensor x, Tensor weight, long spatialStride, long spatialPadding) =>
-        !s_disabled
+    public static bool Applies(Tensor x, Tensor weight, long spatialStride, long spatialPadding, ForwardPass pass) =>
+        pass.Options.Winograd
         && spatialStride == 1 && spatialPadding == 1
         && weight.dim() == 5 && weight.shape[^1] == 3 && weight.shape[^2] == 3
         && weight.shape[0] >= MinChannels && weight.shape[1] >= MinChannels
         && x.device_type == TorchSharp.DeviceType.CPU && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32
-        && Layout.AllowsInferenceRewrites(x)
+        && pass.AllowsRewrites(x)
         && x.shape[3] * x.shape[4] >= MinPixelsPerFrame;
 
     /// <summary>
@@ -60,8 +53,9 @@ internal static class WinogradConv
     /// <param name="frames">(N, I, H, W) frames in time order (views are fine); at least kt of them.</param>
     /// <param name="weight">(O, I, kt, 3, 3).</param>
     /// <param name="bias">(O) or null.</param>
+    /// <param name="options">Tile choice and band limits.</param>
     /// <returns>(N, O, frames − kt + 1, H, W).</returns>
-    public static Tensor Conv(IReadOnlyList<Tensor> frames, Tensor weight, Tensor? bias)
+    public static Tensor Conv(IReadOnlyList<Tensor> frames, Tensor weight, Tensor? bias, WfVaeInferenceOptions options)
     {
         using var scope = NewDisposeScope();
         long kt = weight.shape[2];
@@ -69,11 +63,11 @@ internal static class WinogradConv
         if (outFrames < 1)
             throw new InvalidOperationException($"a causal kernel of {kt} frames got {frames.Count} frames; the chunk is too short for this layer.");
         long n = frames[0].shape[0], ci = frames[0].shape[1], h = frames[0].shape[2], w = frames[0].shape[3];
-        var tf = ForFrameSize(h, w);
+        var tf = ForFrameSize(h, w, options.WinogradTile);
         long co = weight.shape[0];
         int tile = tf.Tile, points = tf.Points;
         long th = (h + tile - 1) / tile, tw = (w + tile - 1) / tile;
-        long bandRows = BandRows(ci, points, th, tw);
+        long bandRows = BandRows(ci, points, th, tw, options);
         long distinctFrames = frames.Distinct(ReferenceEqualityComparer.Instance).LongCount();
         long blockO = OutputBlock(co, ci, kt, points, bandRows * tw, distinctFrames);
         bool rolling = blockO == co; // else every frame's transform is kept while the weights go block by block
@@ -154,9 +148,11 @@ internal static class WinogradConv
     }
 
     /// <summary>Tile rows per band: the whole frame unless one frame's input transform is large.</summary>
-    internal static long BandRows(long ci, long points, long th, long tw)
+    internal static long BandRows(long ci, long points, long th, long tw, WfVaeInferenceOptions options)
     {
-        var (elements, minTiles) = BandLimits;
+        // Large frames are done in bands of tile rows so one frame's input transform stays near the element limit
+        // (16 MB by default), unless that would make the products narrower than the fewest tiles.
+        long elements = options.WinogradBandElements, minTiles = options.WinogradBandMinTiles;
         long perRow = ci * points * tw;
         long rows = Math.Max(elements / perRow, (minTiles + tw - 1) / tw);
         return Math.Clamp(rows, 1, th);

@@ -34,14 +34,14 @@ public static class MacCounter
         using (var p = ModelProbe.Start(countMacs: true))
         {
             var x = zeros([1, 3, frames, hs, ws], model.EncodeDType, model.Device);
-            encoder.Forward(x, null, out _, out _);
+            encoder.Forward(x, new WfVae.Modules.ForwardPass(model.Inference, null, inference: true), out _, out _);
             (enc, encAttn) = (p.ConvMacs, p.AttentionMacs);
         }
         if (model.Network.decoder is { } decoder)
         using (var p = ModelProbe.Start(countMacs: true))
         {
             var z = zeros([1, model.Config.LatentDim, VideoShapeRules.LatentFrames(frames), hs / 8, ws / 8], model.DecodeDType, model.Device);
-            decoder.Forward(z, null, out _, out _);
+            decoder.Forward(z, new WfVae.Modules.ForwardPass(model.Inference, null, inference: true), out _, out _);
             (dec, decAttn) = (p.ConvMacs, p.AttentionMacs);
         }
         return new MacCount(enc * scale + encAttn * scale * scale, dec * scale + decAttn * scale * scale, encAttn * scale * scale, decAttn * scale * scale);

@@ -34,12 +34,13 @@ public sealed class CausalConvFoldTests
 
     private static (Tensor First, Tensor Next) Run(CausalConv3d conv, Tensor x1, Tensor x2, bool fold)
     {
-        // The padded path runs whenever gradients are enabled; the folded path is the inference one.
+        // The padded path is the training one; the folded path is the inference one.
         using var cache = new CausalCache(CacheDirection.Decode);
         using var mode = fold ? inference_mode() : enable_grad();
         Assert.Equal(!fold, is_grad_enabled());
-        var first = conv.Forward(x1, cache).detach();
-        var next = conv.Forward(x2, cache).detach();
+        var pass = fold ? Passes.Chunk(cache) : Passes.Training(cache);
+        var first = conv.Forward(x1, pass).detach();
+        var next = conv.Forward(x2, pass).detach();
         return (first, next);
     }
 
@@ -52,11 +53,11 @@ public sealed class CausalConvFoldTests
         using var up = new Upsample2D(5, 7);
         using var x = randn(new long[] { 2, 5, frames, height, width });
         Tensor reference, subPixel;
-        using (enable_grad()) reference = up.Forward(x, null).detach();
+        using (enable_grad()) reference = up.Forward(x, Passes.Training()).detach();
         using (inference_mode())
         {
             Assert.False(is_grad_enabled());
-            subPixel = up.Forward(x, null);
+            subPixel = up.Forward(x, Passes.Whole());
         }
         using (reference) using (subPixel)
         {

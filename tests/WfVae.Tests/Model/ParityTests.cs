@@ -28,13 +28,13 @@ public sealed class ParityTests : IClassFixture<TinyModelFixture>
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         var x = Load("io_t17.safetensors", "x");
-        var haar3d = new HaarWavelet3D().Forward(x, null);
+        var haar3d = new HaarWavelet3D().Forward(x, Passes.Whole());
         AssertClose(Load("wavelet_t17.safetensors", "haar3d"), haar3d, 1e-5, "haar3d");
-        var inv3d = new InverseHaarWavelet3D().Forward(Load("wavelet_t17.safetensors", "haar3d"), null);
+        var inv3d = new InverseHaarWavelet3D().Forward(Load("wavelet_t17.safetensors", "haar3d"), Passes.Whole());
         AssertClose(Load("wavelet_t17.safetensors", "inverse_haar3d_of_haar3d"), inv3d, 1e-5, "inverse haar3d");
-        var haar2d = new HaarWavelet2D().Forward(x, null);
+        var haar2d = new HaarWavelet2D().Forward(x, Passes.Whole());
         AssertClose(Load("wavelet_t17.safetensors", "haar2d"), haar2d, 1e-5, "haar2d");
-        var inv2d = new InverseHaarWavelet2D().Forward(Load("wavelet_t17.safetensors", "haar2d"), null);
+        var inv2d = new InverseHaarWavelet2D().Forward(Load("wavelet_t17.safetensors", "haar2d"), Passes.Whole());
         AssertClose(Load("wavelet_t17.safetensors", "inverse_haar2d_of_haar2d"), inv2d, 1e-5, "inverse haar2d");
     }
 
@@ -46,14 +46,14 @@ public sealed class ParityTests : IClassFixture<TinyModelFixture>
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         var x = Load(file, "x");
-        var moments = _model.EncoderNet.Forward(x, null, out var el1, out var el2);
+        var moments = _model.EncoderNet.Forward(x, Passes.Whole(), out var el1, out var el2);
         var parts = moments.chunk(2, 1);
         AssertClose(Load(file, "posterior_mean"), parts[0], 1e-4, "posterior mean");
         AssertClose(Load(file, "posterior_logvar"), parts[1].clamp(-30, 20), 1e-4, "posterior logvar");
         AssertClose(Load(file, "enc_l1_coeffs"), el1, 1e-4, "encoder l1 coeffs");
         AssertClose(Load(file, "enc_l2_coeffs"), el2, 1e-4, "encoder l2 coeffs");
 
-        var recon = _model.DecoderNet.Forward(Load(file, "posterior_mean"), null, out var dl1, out var dl2);
+        var recon = _model.DecoderNet.Forward(Load(file, "posterior_mean"), Passes.Whole(), out var dl1, out var dl2);
         AssertClose(Load(file, "recon"), recon, 1e-4, "reconstruction");
         AssertClose(Load(file, "dec_l1_coeffs"), dl1, 1e-4, "decoder l1 coeffs");
         AssertClose(Load(file, "dec_l2_coeffs"), dl2, 1e-4, "decoder l2 coeffs");

@@ -67,3 +67,39 @@ public sealed class UninitializedMemoryTests
         }
     }
 }
+
+/// <summary>
+/// oneDNN on AVX-512 reorders conv inputs into blocks of 16 channels and leaves the padding lanes unwritten; from
+/// about a million pixels per call libtorch picks it, so a 24-channel conv (the encoder's first) read freed memory.
+/// </summary>
+[Collection("Torch")]
+public sealed class ChannelPaddingTests
+{
+    [Theory]
+    [InlineData(24, 8, 8, 128)]
+    [InlineData(12, 20, 16, 64)]
+    [InlineData(40, 16, 4, 256)]
+    public void Frame_conv_over_channels_not_a_multiple_of_16_equals_the_float64_conv(int inCh, int outCh, int frames, int size)
+    {
+        using var mode = inference_mode();
+        using var scope = NewDisposeScope();
+        using var conv = new FrameConv2d(inCh, outCh, 3, 1, 1);
+        var x = rand(new long[] { 1, inCh, frames, size, size }, generator: new Generator(2)) * 2 - 1;
+        var y = conv.Forward(x, Passes.Whole());
+        var reference = nn.functional.conv3d(x.to(ScalarType.Float64), conv.weight.unsqueeze(2).to(ScalarType.Float64), conv.bias.to(ScalarType.Float64), padding: [0, 1, 1]);
+        AssertClose(reference.to(ScalarType.Float32), y, 1e-4, $"{inCh}-channel frame conv at {size}px x {frames} frames");
+    }
+
+    [Fact]
+    public void Chunked_encode_of_large_chunks_equals_whole_and_is_finite()
+    {
+        // 128² frames in chunks of 16: the first per-frame conv (24 channels at 64²×16) runs in oneDNN.
+        using var model = WfVaeModel.Load(TestPaths.TinyModelDir);
+        using var scope = NewDisposeScope();
+        var x = rand(new long[] { 1, 3, 17, 128, 128 }, generator: new Generator(8)) * 2 - 1;
+        using var whole = model.Encode(x, WfVaeModel.WholeVideo);
+        using var chunked = model.Encode(x, chunkFrames: 16);
+        Assert.True(whole.Mean.isfinite().all().item<bool>(), "whole encode is not finite");
+        AssertClose(whole.Mean, chunked.Mean, 1e-5, "chunked encode");
+    }
+}

@@ -23,7 +23,7 @@ public sealed class WinogradConvTests
         using var conv = new CausalConv3d(64, outChannels, 3, 1, 1);
         using var x1 = randn(new long[] { batch, 64, firstFrames, height, width });
         using var x2 = randn(new long[] { batch, 64, nextFrames, height, width });
-        using (inference_mode()) Assert.True(WinogradConv.Applies(x1, conv.Weight, 1, 1), "this case must take the Winograd path");
+        using (inference_mode()) Assert.True(WinogradConv.Applies(x1, conv.Weight, 1, 1, Passes.Whole()), "this case must take the Winograd path");
 
         var (directFirst, directNext) = Run(conv, x1, x2, inference: false);
         var (winoFirst, winoNext) = Run(conv, x1, x2, inference: true);
@@ -50,19 +50,14 @@ public sealed class WinogradConvTests
         using var x1 = randn(new long[] { 1, 64, 2, height, width });
         using var x2 = randn(new long[] { 1, 64, 1, height, width });
         var (directFirst, directNext) = Run(conv, x1, x2, inference: false);
-        var saved = WinogradConv.BandLimits;
-        WinogradConv.BandLimits = (2 * 64 * 36 * 17, 1); // two tile rows per band
-        try
+        var bands = WfVaeInferenceOptions.Default with { WinogradBandElements = 2 * 64 * 36 * 17, WinogradBandMinTiles = 1 }; // two tile rows per band
+        Assert.True(WinogradConv.BandRows(64, 16, (height + 1) / 2, (width + 1) / 2, bands) < (height + 1) / 2);
+        var (winoFirst, winoNext) = Run(conv, x1, x2, inference: true, bands);
+        using (directFirst) using (directNext) using (winoFirst) using (winoNext)
         {
-            Assert.True(WinogradConv.BandRows(64, 16, (height + 1) / 2, (width + 1) / 2) < (height + 1) / 2);
-            var (winoFirst, winoNext) = Run(conv, x1, x2, inference: true);
-            using (directFirst) using (directNext) using (winoFirst) using (winoNext)
-            {
-                AssertClose(directFirst, winoFirst, "first chunk in bands");
-                AssertClose(directNext, winoNext, "next chunk in bands");
-            }
+            AssertClose(directFirst, winoFirst, "first chunk in bands");
+            AssertClose(directNext, winoNext, "next chunk in bands");
         }
-        finally { WinogradConv.BandLimits = saved; }
     }
 
     [Fact]
@@ -83,8 +78,8 @@ public sealed class WinogradConvTests
         using var conv = new CausalConv3d(96, 64, 3, 1, 1);
         using var x = randn(new long[] { 1, 96, 6, 16, 20 });
         Tensor direct, wino;
-        using (enable_grad()) direct = conv.Forward(x, null).detach();
-        using (inference_mode()) wino = conv.Forward(x, null);
+        using (enable_grad()) direct = conv.Forward(x, Passes.Training()).detach();
+        using (inference_mode()) wino = conv.Forward(x, Passes.Whole());
         using (direct) using (wino) AssertClose(direct, wino, "whole video");
     }
 
@@ -98,20 +93,22 @@ public sealed class WinogradConvTests
         using var strided = randn(new long[] { 64, 64, 3, 3, 3 });
         using (inference_mode())
         {
-            Assert.False(WinogradConv.Applies(x, w, 1, 1));        // 16 input channels
-            Assert.False(WinogradConv.Applies(small, w64, 1, 1));  // 16 tiles per frame
-            Assert.False(WinogradConv.Applies(x, strided, 2, 0));  // stride 2
+            Assert.False(WinogradConv.Applies(x, w, 1, 1, Passes.Whole()));        // 16 input channels
+            Assert.False(WinogradConv.Applies(small, w64, 1, 1, Passes.Whole()));  // 16 tiles per frame
+            Assert.False(WinogradConv.Applies(x, strided, 2, 0, Passes.Whole()));  // stride 2
         }
-        using (enable_grad()) Assert.False(WinogradConv.Applies(small, w64, 1, 1)); // training keeps autograd's conv
+        Assert.False(WinogradConv.Applies(small, w64, 1, 1, Passes.Training())); // training keeps autograd's conv
+        Assert.False(WinogradConv.Applies(small, w64, 1, 1, Passes.Whole(Passes.Direct))); // switched off
     }
 
-    private static (Tensor First, Tensor Next) Run(CausalConv3d conv, Tensor x1, Tensor x2, bool inference)
+    private static (Tensor First, Tensor Next) Run(CausalConv3d conv, Tensor x1, Tensor x2, bool inference, WfVaeInferenceOptions? options = null)
     {
-        // The direct (padded) path runs whenever gradients are enabled.
+        // The direct (padded) path is the training one.
         using var cache = new CausalCache(CacheDirection.Decode);
         using var mode = inference ? inference_mode() : enable_grad();
-        var first = conv.Forward(x1, cache).detach();
-        var next = conv.Forward(x2, cache).detach();
+        var pass = inference ? Passes.Chunk(cache, options) : Passes.Training(cache);
+        var first = conv.Forward(x1, pass).detach();
+        var next = conv.Forward(x2, pass).detach();
         return (first, next);
     }
 
