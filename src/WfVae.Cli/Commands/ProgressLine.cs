@@ -13,7 +13,7 @@ internal sealed class ProgressLine(TextWriter writer) : IProgress<StreamingProgr
     private static readonly TimeSpan PlainEvery = TimeSpan.FromSeconds(5), TerminalEvery = TimeSpan.FromMilliseconds(250);
     private readonly bool _terminal = !Console.IsErrorRedirected;
     private readonly Stopwatch _since = Stopwatch.StartNew();
-    private StreamingProgress? _last;
+    private StreamingProgress? _last, _written;
     private bool _open;
 
     public void Report(StreamingProgress value)
@@ -26,6 +26,7 @@ internal sealed class ProgressLine(TextWriter writer) : IProgress<StreamingProgr
 
     private void Write(StreamingProgress p)
     {
+        _written = p;
         string total = p.FramesTotal is long t ? $"/{t}" : "";
         string eta = p.FramesTotal is long n && p.FramesPerSecond > 0 && n > p.FramesDone
             ? string.Create(CultureInfo.InvariantCulture, $", ETA {TimeSpan.FromSeconds(Math.Round((n - p.FramesDone) / p.FramesPerSecond)):c}") : "";
@@ -37,7 +38,7 @@ internal sealed class ProgressLine(TextWriter writer) : IProgress<StreamingProgr
     /// <summary>Writes the final state once.</summary>
     public void Finish()
     {
-        if (_last is not null) Write(_last);
+        if (_last is not null && !ReferenceEquals(_last, _written)) Write(_last);
         Dispose();
     }
 
