@@ -63,8 +63,15 @@ public static class VideoMetrics
         Tensor Planes(Tensor v) => ToUnit(v).permute(0, 2, 1, 3, 4).reshape(b * t * c, 1, h, w);
         var x = Planes(reference);
         var y = Planes(reconstruction);
-        var k = GaussianKernel();
-        Tensor Filter(Tensor v) => F.conv2d(v, k);
+        // The 11×11 Gaussian window is the outer product of two 1-D windows, so a 'valid' filter is a product with a
+        // banded matrix per axis: the same sums as the 2-D convolution, as two float64 matrix products.
+        var bandW = GaussianBand(w);
+        var bandHt = GaussianBand(h).t();
+        Tensor Filter(Tensor v)
+        {
+            using var rows = v.matmul(bandW);
+            return bandHt.matmul(rows);
+        }
         const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
         var muX = Filter(x);
         var muY = Filter(y);
@@ -80,7 +87,8 @@ public static class VideoMetrics
         return perPlane.data<double>().ToArray();
     }
 
-    private static Tensor GaussianKernel()
+    /// <summary>(n, n − 10): column j holds the normalised 1-D Gaussian window at rows j … j + 10 ('valid' filtering of n samples).</summary>
+    private static Tensor GaussianBand(long n)
     {
         var g = new double[SsimWindow];
         double sum = 0;
@@ -90,11 +98,12 @@ public static class VideoMetrics
             g[i] = Math.Exp(-d * d / (2 * SsimSigma * SsimSigma));
             sum += g[i];
         }
-        var k = new double[SsimWindow * SsimWindow];
-        for (int i = 0; i < SsimWindow; i++)
-            for (int j = 0; j < SsimWindow; j++)
-                k[i * SsimWindow + j] = g[i] / sum * (g[j] / sum);
-        return tensor(k, [1, 1, SsimWindow, SsimWindow], ScalarType.Float64);
+        long m = n - SsimWindow + 1;
+        var band = new double[n * m];
+        for (long j = 0; j < m; j++)
+            for (int i = 0; i < SsimWindow; i++)
+                band[(j + i) * m + j] = g[i] / sum;
+        return tensor(band, [n, m], ScalarType.Float64);
     }
 
     private static Tensor ToUnit(Tensor v) => v.detach().to(ScalarType.Float64, CPU).clamp(-1.0, 1.0).add(1.0).mul_(0.5);

@@ -54,6 +54,31 @@ public sealed class VideoMetricsTests
     }
 
     [Fact]
+    public void SsimEqualsTheTwoDimensionalGaussianWindowComputation()
+    {
+        // The definition, computed directly: one 11×11 Gaussian conv2d per statistic, 'valid', float64.
+        using var scope = NewDisposeScope();
+        var x = RandomVideo(21, b: 2, t: 2, h: 23, w: 31);
+        var y = x.add(RandomVideo(22, b: 2, t: 2, h: 23, w: 31).mul(0.3)).clamp(-1, 1);
+        var g = Enumerable.Range(0, 11).Select(i => Math.Exp(-(i - 5) * (i - 5) / (2 * 1.5 * 1.5))).ToArray();
+        double sum = g.Sum();
+        var k2 = new double[121];
+        for (int i = 0; i < 11; i++) for (int j = 0; j < 11; j++) k2[i * 11 + j] = g[i] / sum * (g[j] / sum);
+        var k = tensor(k2, [1, 1, 11, 11], ScalarType.Float64);
+        Tensor Planes(Tensor v) => v.to(ScalarType.Float64).add(1).mul(0.5).permute(0, 2, 1, 3, 4).reshape(12, 1, 23, 31);
+        Tensor Filt(Tensor v) => nn.functional.conv2d(v, k);
+        var (a, c) = (Planes(x), Planes(y));
+        var (ma, mc) = (Filt(a), Filt(c));
+        var va = Filt(a * a) - ma * ma;
+        var vc = Filt(c * c) - mc * mc;
+        var cov = Filt(a * c) - ma * mc;
+        var map = (2 * ma * mc + 1e-4) * (2 * cov + 9e-4) / ((ma * ma + mc * mc + 1e-4) * (va + vc + 9e-4));
+        var expected = map.mean([1, 2, 3]).reshape(4, 3).mean([1]).data<double>().ToArray();
+        var actual = VideoMetrics.SsimPerFrame(x, y);
+        for (int i = 0; i < 4; i++) Assert.Equal(expected[i], actual[i], 1e-12);
+    }
+
+    [Fact]
     public void SsimDropsWithNoiseAndIsSymmetric()
     {
         using var x = RandomVideo(3, t: 2, h: 32, w: 32);
