@@ -61,38 +61,64 @@ internal sealed class VideoChunker
         {
             group.Add(f);
             if (group.Count < wanted) continue;
-            if (ready is not null) yield return Make(ready, readyFirst, isLast: false, totalFrames: -1);
-            ready = group;
-            readyFirst = first;
+            if (ready is not null) yield return Make(ready, readyFirst, 0, isLast: false);
+            (ready, readyFirst) = (group, first);
             first += group.Count;
             group = new List<byte[]>(Math.Min(Options.ChunkFramesAfterFirst, 64));
             wanted = Options.ChunkFramesAfterFirst;
         }
         if (group.Count > 0)
         {
-            if (ready is not null) yield return Make(ready, readyFirst, isLast: false, totalFrames: -1);
-            ready = group;
-            readyFirst = first;
+            if (ready is not null) yield return Make(ready, readyFirst, 0, isLast: false);
+            (ready, readyFirst) = (group, first);
             first += group.Count;
         }
         if (ready is null) throw new VideoIOException(Source.Path, "no frames were decoded.");
-        yield return Make(ready, readyFirst, isLast: true, totalFrames: first);
+
+        // Padding frames (the last frame repeated): first up to a multiple of 4 in the last chunk, then whole chunks.
+        long fill = TargetFrames(first) - first;
+        long inLast = readyFirst == 0 ? 0 : Math.Min(fill, (4 - ready.Count % 4) % 4);
+        var lastFrame = ready[^1];
+        yield return Make(ready, readyFirst, inLast, isLast: fill == inLast);
+        fill -= inLast;
+        long step = Math.Min(Options.ChunkFramesAfterFirst, 1L << 20);
+        while (fill > 0)
+        {
+            long n = Math.Min(fill, step);
+            fill -= n;
+            yield return Make([], first, n, isLast: fill == 0, repeat: lastFrame);
+        }
     }
 
-    private VideoChunk Make(List<byte[]> frames, long firstFrame, bool isLast, long totalFrames)
+    /// <summary>Frames the video is encoded with after padding, or an error naming the valid counts.</summary>
+    private long TargetFrames(long read)
+    {
+        bool pad = Source.Policy == ShapePolicy.PadAndTrim;
+        if (Source.ExactFrameCount && Source.MaxFrames is int max)
+        {
+            if (pad) return VideoShapeRules.PaddedFrameCount(max);
+            if (read < max)
+                throw new ArgumentException($"'{Source.Path}' has only {read} frame(s) after Start/FrameStep, but MaxFrames = {max} and ShapePolicy.Strict needs exactly {max}; lower MaxFrames or use ShapePolicy.PadAndTrim to pad with the last frame.");
+            return max;
+        }
+        if (pad) return VideoShapeRules.PaddedFrameCount(read);
+        if (!VideoShapeRules.IsValidFrameCount(read))
+            throw new ArgumentException($"'{Source.Path}' has {read} frames, which is not 1 + 4k (nearest valid: {Math.Max(1, VideoShapeRules.PaddedFrameCount(read) - 4)} or {VideoShapeRules.PaddedFrameCount(read)}); set MaxFrames to a valid count or use ShapePolicy.PadAndTrim.");
+        return read;
+    }
+
+    private VideoChunk Make(List<byte[]> frames, long firstFrame, long padFrames, bool isLast, byte[]? repeat = null)
     {
         using var scope = NewDisposeScope();
-        var x = FrameTensors.FromRgb24(frames, Height, Width);
-        long ph = VideoShapeRules.PaddedSide(Height) - Height, pw = VideoShapeRules.PaddedSide(Width) - Width;
-        if (ph > 0 || pw > 0) x = nn.functional.pad(x, [0, pw, 0, ph, 0, 0], PaddingModes.Replicate);
-        if (isLast && !VideoShapeRules.IsValidFrameCount(totalFrames))
+        var x = frames.Count > 0 ? FrameTensors.FromRgb24(frames, Height, Width) : null;
+        if (padFrames > 0)
         {
-            if (Source.Policy == ShapePolicy.Strict)
-                throw new ArgumentException($"'{Source.Path}' has {totalFrames} frames, which is not 1 + 4k (nearest valid: {VideoShapeRules.PaddedFrameCount(totalFrames) - 4} or {VideoShapeRules.PaddedFrameCount(totalFrames)}); set MaxFrames to a valid count or use ShapePolicy.PadAndTrim.");
-            long fill = VideoShapeRules.PaddedFrameCount(totalFrames) - totalFrames;
-            var last = x.narrow(2, x.shape[2] - 1, 1);
-            x = cat([x, last.expand(-1, -1, fill, -1, -1)], 2);
+            var last = x is not null ? x.narrow(2, x.shape[2] - 1, 1) : FrameTensors.FromRgb24([repeat!], Height, Width);
+            var copies = last.expand(-1, -1, padFrames, -1, -1);
+            x = x is null ? copies : cat([x, copies], 2);
         }
-        return new VideoChunk { Video = scope.MoveToOuter(x.contiguous()), SourceFrames = frames, FirstFrame = firstFrame, IsLast = isLast };
+        long ph = VideoShapeRules.PaddedSide(Height) - Height, pw = VideoShapeRules.PaddedSide(Width) - Width;
+        if (ph > 0 || pw > 0) x = nn.functional.pad(x!, [0, pw, 0, ph, 0, 0], PaddingModes.Replicate);
+        return new VideoChunk { Video = scope.MoveToOuter(x!.contiguous()), SourceFrames = frames, FirstFrame = firstFrame, IsLast = isLast };
     }
 }

@@ -10,18 +10,15 @@ public sealed class EncodedVideo : IDisposable
 {
     internal EncodedVideo(Tensor mean, Tensor logVar, long frames, int height, int width, double frameRate)
     {
-        Mean = mean;
-        LogVar = logVar;
+        Posterior = new LatentDistribution(mean, logVar);
         SourceFrames = frames;
         SourceHeight = height;
         SourceWidth = width;
         FrameRate = frameRate;
     }
 
-    /// <summary>Posterior mean (1, z, t, h, w).</summary>
-    public Tensor Mean { get; }
-    /// <summary>Posterior log-variance (1, z, t, h, w).</summary>
-    public Tensor LogVar { get; }
+    /// <summary>The posterior (1, z, t, h, w): mean, log-variance, samples.</summary>
+    public LatentDistribution Posterior { get; }
     /// <summary>Frames read from the source (before padding to 1 + 4k).</summary>
     public long SourceFrames { get; }
     /// <summary>Frame height before padding to a multiple of 8.</summary>
@@ -31,11 +28,7 @@ public sealed class EncodedVideo : IDisposable
     /// <summary>Frame rate of the source (0 when unknown).</summary>
     public double FrameRate { get; }
 
-    public void Dispose()
-    {
-        Mean.Dispose();
-        LogVar.Dispose();
-    }
+    public void Dispose() => Posterior.Dispose();
 }
 
 /// <summary>What <see cref="VideoPipeline.Reconstruct"/> measured.</summary>

@@ -22,6 +22,11 @@ public sealed record VideoSource
     /// sides that are multiples of 8, and trims them off after decoding; <see cref="ShapePolicy.Strict"/> refuses such videos.
     /// </summary>
     public ShapePolicy Policy { get; init; } = ShapePolicy.PadAndTrim;
+    /// <summary>
+    /// Make <see cref="MaxFrames"/> the exact frame count (e.g. a fixed-size column): a shorter video is padded with
+    /// its last frame up to it under <see cref="ShapePolicy.PadAndTrim"/> and refused under <see cref="ShapePolicy.Strict"/>.
+    /// </summary>
+    public bool ExactFrameCount { get; init; }
 
     internal VideoReadOptions ReadOptions => new() { Width = Width, Height = Height, FrameStep = FrameStep, Start = Start, MaxFrames = MaxFrames };
 }

@@ -21,6 +21,19 @@ public sealed class LatentDistribution : IDisposable
         LogVar = parts[1].clamp(-30.0, 20.0).MoveToOuterDisposeScope();
     }
 
+    /// <summary>A posterior from its mean and log-variance (B, z, t, h, w), e.g. latents encoded chunk by chunk; takes ownership of both.</summary>
+    public LatentDistribution(Tensor mean, Tensor logVar)
+    {
+        ArgumentNullException.ThrowIfNull(mean);
+        ArgumentNullException.ThrowIfNull(logVar);
+        if (!mean.shape.SequenceEqual(logVar.shape))
+            throw new ArgumentException($"mean [{string.Join(",", mean.shape)}] and log-variance [{string.Join(",", logVar.shape)}] differ in shape.");
+        // Owned by this object, not by any dispose scope the caller has open.
+        Mean = mean.DetachFromDisposeScope();
+        LogVar = logVar.clamp(-30.0, 20.0).DetachFromDisposeScope();
+        logVar.Dispose();
+    }
+
     /// <summary>Standard deviation exp(logvar / 2).</summary>
     public Tensor Std() => LogVar.mul(0.5).exp_();
 

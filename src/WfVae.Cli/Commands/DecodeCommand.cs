@@ -1,5 +1,5 @@
 using System.CommandLine;
-using WfVae.Video;
+using WfVae.Pipeline;
 using static TorchSharp.torch;
 
 namespace WfVae.Cli.Commands;
@@ -13,7 +13,7 @@ internal static class DecodeCommand
         var device = CliSupport.DeviceOption();
         var input = new Option<string>("--input", "-i") { Description = "A .safetensors file with 'latent_mean' or 'latent' (B,z,t,h,w).", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output .safetensors (tensor 'video') or .mp4.", Required = true };
-        var chunk = CliSupport.ChunkFramesOption("Causal Cache chunked decoding: latent frames per chunk after frame 0 (≥ 1).");
+        var chunk = CliSupport.ChunkFramesOption("Causal Cache chunking: latent frames per chunk after frame 0 (≥ 1; default automatic, .mp4 output 1). 0 = whole latent at once.");
         var fps = new Option<double>("--fps") { Description = "Frame rate of an .mp4 output.", DefaultValueFactory = _ => 8 };
         var cmd = new Command("decode", "Decode WF-VAE latents to video.") { model, device, input, output, chunk, fps };
         cmd.SetAction(r => CliSupport.Run(() =>
@@ -24,27 +24,35 @@ internal static class DecodeCommand
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!, WfVaeComponents.Decoder);
             using var scope = NewDisposeScope();
             var z = CliSupport.ReadTensor(inPath, "latent_mean", "latent");
-            var video = m.Decode(z, r.GetValue(chunk));
-            video = TrimToSource(inPath, video);
+            var (t, h, w) = SourceSize(inPath);
             if (mp4)
             {
-                if (video.shape[0] != 1) throw new ArgumentException($"an .mp4 holds one video but the latent has batch {video.shape[0]}; write .safetensors instead.");
-                VideoInput.WriteMp4(outPath, video, r.GetValue(fps));
+                if (z.shape[0] != 1) throw new ArgumentException($"an .mp4 holds one video but the latent has batch {z.shape[0]}; write .safetensors instead.");
+                // Streams latent chunks to the writer: no whole video in memory.
+                int step = r.GetValue(chunk) is int c and > 0 ? c : (r.GetValue(chunk) == 0 ? (int)Math.Max(1, z.shape[2]) : WfVaeModel.DefaultDecodeChunkLatentFrames);
+                using var progress = new ProgressLine(Console.Error);
+                long written = new VideoPipeline(m, new StreamingOptions { DecodeChunkLatentFrames = step })
+                    .DecodeToMp4(z, outPath, r.GetValue(fps), t, (int?)h, (int?)w, progress, CliSupport.CancelOnCtrlC());
+                progress.Finish();
+                Console.WriteLine($"decoded latent {CliSupport.Shape(z)} -> {written} frames of {w ?? z.shape[4] * 8}x{h ?? z.shape[3] * 8} -> {outPath}");
+                return 0;
             }
-            else SafetensorsWriter.Write(outPath, [new("video", video)]);
+            var video = m.Decode(z, Chunking.FromCount(r.GetValue(chunk)));
+            if (t is long tt && h is long hh && w is long ww) video = WfVaeModel.Trim(video, tt, hh, ww);
+            SafetensorsWriter.Write(outPath, [new("video", video)]);
             Console.WriteLine($"decoded latent {CliSupport.Shape(z)} -> video {CliSupport.Shape(video)} -> {outPath}");
             return 0;
         }));
         return cmd;
     }
 
-    // `encode --pad` records the source size; cut the padded frames/rows back off.
-    private static Tensor TrimToSource(string latentPath, Tensor video)
+    // `wfvae encode` records the source size; decoding cuts the padded frames/rows back off.
+    private static (long? Frames, long? Height, long? Width) SourceSize(string latentPath)
     {
         using var r = new SafetensorsReader(latentPath);
         if (r.Metadata.TryGetValue("source_frames", out var t) && r.Metadata.TryGetValue("source_height", out var h) && r.Metadata.TryGetValue("source_width", out var w)
             && long.TryParse(t, out var tt) && long.TryParse(h, out var hh) && long.TryParse(w, out var ww))
-            return WfVaeModel.Trim(video, tt, hh, ww);
-        return video;
+            return (tt, hh, ww);
+        return (null, null, null);
     }
 }

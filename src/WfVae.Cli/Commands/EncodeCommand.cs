@@ -1,5 +1,6 @@
 using System.CommandLine;
 using TorchSharp;
+using WfVae.Pipeline;
 using static TorchSharp.torch;
 
 namespace WfVae.Cli.Commands;
@@ -13,7 +14,7 @@ internal static class EncodeCommand
         var device = CliSupport.DeviceOption();
         var input = new Option<string>("--input", "-i") { Description = "A .safetensors file with a float32 tensor 'video' (B,3,T,H,W in [-1,1]) or a video file.", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output .safetensors file.", Required = true };
-        var chunk = CliSupport.ChunkFramesOption("Causal Cache chunked encoding: video frames per chunk after frame 0 (a multiple of 4).");
+        var chunk = CliSupport.ChunkFramesOption("Causal Cache chunking: video frames per chunk after frame 0 (a multiple of 4; video files default to 16). 0 = whole video at once.");
         var sample = new Option<bool>("--sample") { Description = "Also draw a latent sample ('latent')." };
         var seed = new Option<long>("--seed") { Description = "Seed for --sample.", DefaultValueFactory = _ => 0 };
         var size = new Option<int?>("--size") { Description = "Video file input: resize and centre-crop to SIZE×SIZE." };
@@ -26,15 +27,41 @@ internal static class EncodeCommand
             if (!CliSupport.IsSafetensors(outPath)) throw new ArgumentException($"--output '{outPath}' must end in .safetensors.");
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!, WfVaeComponents.Encoder);
             using var scope = NewDisposeScope();
-            var video = VideoInput.Read(r.GetValue(input)!, r.GetValue(size), r.GetValue(maxFrames));
-            long t = video.shape[2], h = video.shape[3], w = video.shape[4];
-            if (r.GetValue(pad)) video = WfVaeModel.PadToValid(video);
-            using var post = m.Encode(video, r.GetValue(chunk));
+            string inPath = r.GetValue(input)!;
+            LatentDistribution post;
+            long t, h, w;
+            string shown;
+            if (CliSupport.IsSafetensors(inPath))
+            {
+                var video = CliSupport.ReadTensor(inPath, "video");
+                (t, h, w) = (video.shape[2], video.shape[3], video.shape[4]);
+                if (r.GetValue(pad)) video = WfVaeModel.PadToValid(video);
+                post = m.Encode(video, Chunking.FromCount(r.GetValue(chunk)));
+                shown = CliSupport.Shape(video);
+            }
+            else
+            {
+                if (!File.Exists(inPath)) throw new FileNotFoundException($"input '{inPath}' does not exist.", inPath);
+                // Video files stream through the Causal Cache: memory of one chunk, whatever the length.
+                int chunkFrames = r.GetValue(chunk) ?? WfVaeModel.DefaultEncodeChunkFrames;
+                var source = new VideoSource
+                {
+                    Path = inPath, Width = r.GetValue(size), Height = r.GetValue(size), MaxFrames = r.GetValue(maxFrames),
+                    Policy = r.GetValue(pad) ? ShapePolicy.PadAndTrim : ShapePolicy.Strict,
+                };
+                using var progress = new ProgressLine(Console.Error);
+                var encoded = new VideoPipeline(m, new StreamingOptions { EncodeChunkFrames = chunkFrames }).Encode(source, progress, CliSupport.CancelOnCtrlC());
+                progress.Finish();
+                post = encoded.Posterior;
+                (t, h, w) = (encoded.SourceFrames, encoded.SourceHeight, encoded.SourceWidth);
+                shown = $"{inPath} ({t} frames of {w}x{h})";
+            }
+            using var posterior = post;
             var tensors = new List<KeyValuePair<string, Tensor>> { new("latent_mean", post.Mean), new("latent_logvar", post.LogVar) };
             if (r.GetValue(sample)) tensors.Add(new("latent", post.Sample(r.GetValue(seed))));
             var meta = new Dictionary<string, string> { ["source_frames"] = $"{t}", ["source_height"] = $"{h}", ["source_width"] = $"{w}", ["producer"] = "wfvae encode" };
             SafetensorsWriter.Write(outPath, tensors, meta);
-            Console.WriteLine($"encoded [{string.Join(",", video.shape)}] -> latent {CliSupport.Shape(post.Mean)} -> {outPath}");
+            Console.WriteLine($"encoded {shown} -> latent {CliSupport.Shape(post.Mean)} -> {outPath}");
             return 0;
         }));
         return cmd;
