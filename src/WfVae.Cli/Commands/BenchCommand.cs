@@ -22,7 +22,7 @@ internal static class BenchCommand
         var decChunk = new Option<int?>("--decode-chunk") { Description = "Chunked decode: latent frames per chunk (default: the model's automatic chunk size)." };
         var modes = new Option<string>("--modes") { Description = "Comma-separated: whole, chunked.", DefaultValueFactory = _ => "whole,chunked" };
         var phases = new Option<string>("--phases") { Description = "Comma-separated: encode, decode.", DefaultValueFactory = _ => "encode,decode" };
-        var stream = new Option<string?>("--stream") { Description = "Streaming encode of generated testsrc2 videos of these lengths (e.g. 17,257) through VideoReader.ReadChunks + EncodeChunk." };
+        var stream = new Option<string?>("--stream") { Description = "Streaming encode of generated testsrc2 videos of these lengths (e.g. 17,257) through the streaming pipeline (VideoPipeline.Encode: read-ahead decoding, Causal Cache chunks)." };
         var profile = new Option<bool>("--profile") { Description = "Per-block time profile (one extra run per case)." };
         var noError = new Option<bool>("--no-error") { Description = "Skip the fp32 reference runs that measure bf16 error." };
         var mmap = new Option<int>("--mmap-threshold-mb") { Description = "Set glibc's M_MMAP_THRESHOLD (MB) so freed activations go back to the OS (0 = glibc default).", DefaultValueFactory = _ => 0 };

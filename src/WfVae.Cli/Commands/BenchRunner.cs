@@ -1,3 +1,4 @@
+using WfVae.Pipeline;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -381,21 +382,14 @@ internal static class BenchRunner
                 double before = Rss.CurrentMb();
                 Rss.ResetPeak();
                 long t0 = Stopwatch.GetTimestamp();
-                long latentFrames = 0, frames = 0;
-                int chunks = 0;
-                using (var cache = model.CreateEncoderCache())
+                // The streaming pipeline every caller uses: read-ahead decoding, Causal Cache chunks, EncodeChunk.
+                long latentFrames, frames;
+                var chunks = new StreamingProgressCounter();
+                using (var encoded = new VideoPipeline(model, new StreamingOptions { EncodeChunkFrames = o.ChunkFrames })
+                    .Encode(new VideoSource { Path = path, Width = o.Size, Height = o.Size }, chunks))
                 {
-                    var opts = new VideoReadOptions { Width = o.Size, Height = o.Size };
-                    foreach (var data in VideoReader.ReadChunks(path, o.ChunkFrames, opts))
-                    {
-                        using var scope = NewDisposeScope();
-                        long t = data.Length / (3L * o.Size * o.Size);
-                        var chunk = torch.tensor(data, [1, 3, t, o.Size, o.Size]);
-                        using var post = model.EncodeChunk(chunk, cache);
-                        latentFrames += post.Mean.shape[2];
-                        frames += t;
-                        chunks++;
-                    }
+                    latentFrames = encoded.Posterior.Mean.shape[2];
+                    frames = encoded.SourceFrames;
                 }
                 double secs = Stopwatch.GetElapsedTime(t0).TotalSeconds, peak = Rss.PeakMb();
                 firstPeak ??= peak;
@@ -404,7 +398,7 @@ internal static class BenchRunner
                     ["frames"] = frames,
                     ["size"] = o.Size,
                     ["chunk_frames"] = o.ChunkFrames,
-                    ["chunks"] = chunks,
+                    ["chunks"] = chunks.Reports,
                     ["latent_frames"] = latentFrames,
                     ["seconds"] = Round(secs, 2),
                     ["frames_per_second"] = Round(frames / secs, 3),
@@ -412,7 +406,7 @@ internal static class BenchRunner
                     ["rss_before_mb"] = Round(before, 0),
                     ["peak_rss_vs_first"] = Round(peak / firstPeak.Value, 3),
                 });
-                log.WriteLine($"stream {frames} frames ({chunks} chunks): {secs:F1}s, peak RSS {peak:F0} MB ({peak / firstPeak.Value:F2}x the first)");
+                log.WriteLine($"stream {frames} frames ({chunks.Reports} chunks): {secs:F1}s, peak RSS {peak:F0} MB ({peak / firstPeak.Value:F2}x the first)");
                 File.Delete(path);
             }
         }
@@ -520,4 +514,11 @@ internal static class NativeAllocator
         catch (DllNotFoundException) { return false; }
         catch (EntryPointNotFoundException) { return false; }
     }
+}
+
+/// <summary>Counts the progress reports of a streaming encode: one per chunk.</summary>
+internal sealed class StreamingProgressCounter : IProgress<StreamingProgress>
+{
+    public int Reports { get; private set; }
+    public void Report(StreamingProgress value) => Reports++;
 }
