@@ -73,6 +73,9 @@ public sealed class WfVaeModel : IDisposable
         Config = config;
         Components = components;
         _net = new WfVaeNetwork(config, components);
+        // The weights belong to the model: a caller's open dispose scope must not free them when it closes.
+        foreach (var p in _net.parameters()) p.DetachFromDisposeScope();
+        foreach (var b in _net.buffers()) b.DetachFromDisposeScope();
         _net.eval();
         Device = device;
         if (device.type != DeviceType.CPU) _net.to(device);

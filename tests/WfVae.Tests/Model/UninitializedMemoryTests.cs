@@ -103,3 +103,18 @@ public sealed class ChannelPaddingTests
         AssertClose(whole.Mean, chunked.Mean, 1e-5, "chunked encode");
     }
 }
+
+[Collection("Torch")]
+public sealed class ModelOwnershipTests
+{
+    [Fact]
+    public void A_model_loaded_inside_a_dispose_scope_keeps_its_weights_after_the_scope()
+    {
+        WfVaeModel model;
+        using (NewDisposeScope()) model = WfVaeModel.Load(TestPaths.TinyModelDir);
+        using (model)
+        using (var scope = NewDisposeScope())
+        using (var posterior = model.Encode(rand(new long[] { 1, 3, 5, 16, 16 }) * 2 - 1))
+            Assert.True(posterior.Mean.isfinite().all().item<bool>());
+    }
+}
