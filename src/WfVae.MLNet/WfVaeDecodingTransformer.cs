@@ -19,7 +19,7 @@ public sealed class WfVaeDecodingTransformer : ITransformer, ICanSaveModel, IDis
         _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeDecodingTransformer), WfVaeComponents.Decoder);
         try
         {
-            _mapping = DecodingMapping.Create(options, _model.Model.Config.LatentDim, inputSchema, () => _model.Model);
+            _mapping = DecodingMapping.Create(options, _model.Model.Config.LatentDim, _model.Model.ShapeRules, inputSchema, () => _model.Model);
         }
         catch
         {

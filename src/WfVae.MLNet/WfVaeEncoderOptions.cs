@@ -128,23 +128,15 @@ public sealed record WfVaeEncoderOptions
             throw new ArgumentOutOfRangeException(nameof(Width), w, $"WfVaeEncoderOptions.Width must be null or in [1, {VideoReadOptions.MaxDimension}].");
         if (Height is { } h && (h < 1 || h > VideoReadOptions.MaxDimension))
             throw new ArgumentOutOfRangeException(nameof(Height), h, $"WfVaeEncoderOptions.Height must be null or in [1, {VideoReadOptions.MaxDimension}].");
-        if (ShapePolicy == ShapePolicy.Strict)
-        {
-            if (Width is { } sw && sw % 8 != 0)
-                throw new ArgumentOutOfRangeException(nameof(Width), sw, $"WfVaeEncoderOptions.Width {sw} is not a multiple of 8 (nearest valid: {Nearest8(sw)}); change it or use ShapePolicy.PadAndTrim.");
-            if (Height is { } sh && sh % 8 != 0)
-                throw new ArgumentOutOfRangeException(nameof(Height), sh, $"WfVaeEncoderOptions.Height {sh} is not a multiple of 8 (nearest valid: {Nearest8(sh)}); change it or use ShapePolicy.PadAndTrim.");
-            if (MaxFrames is { } sm && !VideoShapeRules.IsValidFrameCount(sm))
-                throw new ArgumentOutOfRangeException(nameof(MaxFrames), sm, $"WfVaeEncoderOptions.MaxFrames {sm} is not 1 + 4k (nearest valid: {NearestFrames(sm)}); change it or use ShapePolicy.PadAndTrim.");
-        }
+        if (KnownShapeRules() is { } rules) ValidateShapes(rules);
         if (FrameStep < 1)
             throw new ArgumentOutOfRangeException(nameof(FrameStep), FrameStep, "WfVaeEncoderOptions.FrameStep must be >= 1.");
         if (Start is { } s && s < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(Start), s, "WfVaeEncoderOptions.Start must be null or >= 0.");
         if (MaxFrames is < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxFrames), MaxFrames, "WfVaeEncoderOptions.MaxFrames must be null or >= 1.");
-        if (ChunkFrames < 4 || ChunkFrames % 4 != 0)
-            throw new ArgumentOutOfRangeException(nameof(ChunkFrames), ChunkFrames, "WfVaeEncoderOptions.ChunkFrames must be a positive multiple of 4 (e.g. 4, 8 or 16).");
+        if (ChunkFrames < 1)
+            throw new ArgumentOutOfRangeException(nameof(ChunkFrames), ChunkFrames, "WfVaeEncoderOptions.ChunkFrames must be a positive multiple of the model's temporal compression (4 for the released models, e.g. 4, 8 or 16).");
         if (FineTuning is { } ft)
         {
             ft.Validate();
@@ -156,7 +148,7 @@ public sealed record WfVaeEncoderOptions
                 throw new ArgumentException($"WfVaeFineTuningOptions.OutputModelDirectory '{output}' must be a folder separate from the model it starts from ('{start}').", nameof(FineTuning));
             int size = ft.Training.Size;
             if (Width is { } fw && Height is { } fh && size > Math.Min(fw, fh))
-                throw new ArgumentException($"WfVaeFineTuningOptions.Training.Size {size} is larger than the frames this stage reads ({fw}x{fh}); training crops must fit in them: use a Size of at most {Math.Min(fw, fh) / 8 * 8} (a multiple of 8, at least 16).", nameof(FineTuning));
+                throw new ArgumentException($"WfVaeFineTuningOptions.Training.Size {size} is larger than the frames this stage reads ({fw}x{fh}); training crops must fit in them: use a Size of at most {Math.Min(fw, fh)}.", nameof(FineTuning));
         }
         var names = new List<string> { OutputColumnName };
         if (OutputLogVar) names.Add(LogVarColumnName);
@@ -166,15 +158,29 @@ public sealed record WfVaeEncoderOptions
             Names.CheckColumnName(n, nameof(OutputColumnName));
     }
 
-    internal static string Nearest8(int n)
+    /// <summary>The model's shape rules when they are known without loading weights: a given model, or a readable config.json.</summary>
+    private VideoShapeRules? KnownShapeRules()
     {
-        int lo = Math.Max(8, n / 8 * 8), hi = (int)VideoShapeRules.PaddedSide(Math.Max(n, 8));
-        return lo == hi ? $"{lo}" : $"{lo} or {hi}";
+        if (Model is not null) return Model.ShapeRules;
+        string config = Path.Combine(ModelDirectory!, WfVaeModel.ConfigFileName);
+        if (!File.Exists(config)) return null; // loading the model reports it, naming the folder
+        try { return WfVaeConfig.Load(config).ShapeRules; }
+        catch (WfVaeConfigException) { return null; }
     }
 
-    internal static string NearestFrames(int t)
+    /// <summary>Throws naming the first setting the model's frame-count and size rules refuse.</summary>
+    internal void ValidateShapes(VideoShapeRules rules)
     {
-        long lo = t < 1 ? 1 : 1 + (t - 1) / 4 * 4, hi = VideoShapeRules.PaddedFrameCount(t);
-        return lo == hi ? $"{lo}" : $"{lo} or {hi}";
+        if (ShapePolicy == ShapePolicy.Strict)
+        {
+            if (Width is { } sw && !rules.IsValidSide(sw))
+                throw new ArgumentOutOfRangeException(nameof(Width), sw, $"WfVaeEncoderOptions.Width {sw} is not a multiple of {rules.SpatialFactor} (nearest valid: {rules.NearestSides(sw)}); change it or use ShapePolicy.PadAndTrim.");
+            if (Height is { } sh && !rules.IsValidSide(sh))
+                throw new ArgumentOutOfRangeException(nameof(Height), sh, $"WfVaeEncoderOptions.Height {sh} is not a multiple of {rules.SpatialFactor} (nearest valid: {rules.NearestSides(sh)}); change it or use ShapePolicy.PadAndTrim.");
+            if (MaxFrames is { } sm && sm >= 1 && !rules.IsValidFrameCount(sm))
+                throw new ArgumentOutOfRangeException(nameof(MaxFrames), sm, $"WfVaeEncoderOptions.MaxFrames {sm} is not {rules.FrameCountForm} (nearest valid: {rules.NearestFrameCounts(sm)}); change it or use ShapePolicy.PadAndTrim.");
+        }
+        if (!rules.IsValidChunkFrames(ChunkFrames))
+            throw new ArgumentOutOfRangeException(nameof(ChunkFrames), ChunkFrames, $"WfVaeEncoderOptions.ChunkFrames must be a positive multiple of {rules.TemporalFactor} (e.g. {rules.ChunkExamples}).");
     }
 }

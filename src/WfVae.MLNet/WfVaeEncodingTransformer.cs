@@ -31,7 +31,7 @@ public sealed class WfVaeEncodingTransformer : ITransformer, ICanSaveModel, IDis
         _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeEncodingTransformer), WfVaeComponents.Encoder);
         try
         {
-            _mapping = EncodingMapping.Create(options, _model.Model.Config.LatentDim, inputSchema, () => _model.Model);
+            _mapping = EncodingMapping.Create(options, _model.Model.Config.LatentDim, _model.Model.ShapeRules, inputSchema, () => _model.Model);
         }
         catch
         {

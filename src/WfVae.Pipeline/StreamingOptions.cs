@@ -4,25 +4,33 @@ namespace WfVae.Pipeline;
 public sealed record StreamingOptions
 {
     /// <summary>
-    /// Video frames per encode chunk after frame 0: a positive multiple of 4 (each 4 frames make one latent frame),
-    /// or 0 for the whole video at once (the same latents; memory then grows with the length).
+    /// Encode chunks after frame 0: <see cref="Chunking.Automatic"/> (default) uses the model's
+    /// <see cref="WfVaeModel.DefaultEncodeChunkFrames"/> whatever the length; <see cref="Chunking.Of"/> N video frames,
+    /// a positive multiple of the model's temporal compression (4 for the released models);
+    /// <see cref="Chunking.Whole"/> the whole video at once (the same latents; memory then grows with the length).
     /// </summary>
-    public int EncodeChunkFrames { get; init; } = WfVaeModel.DefaultEncodeChunkFrames;
-    /// <summary>Latent frames per decode call (≥ 1); each makes 4 video frames. 1 holds the least memory.</summary>
+    public Chunking EncodeChunking { get; init; } = Chunking.Automatic;
+    /// <summary>Latent frames per decode call (≥ 1); each makes 4 video frames with the released models. 1 holds the least memory.</summary>
     public int DecodeChunkLatentFrames { get; init; } = WfVaeModel.DefaultDecodeChunkLatentFrames;
     /// <summary>Decoded frames the reader thread may hold ahead of the model.</summary>
     public int ReadAheadFrames { get; init; } = 32;
     /// <summary>Decode a posterior sample drawn with this seed (per chunk, chunk index mixed in) instead of the mean.</summary>
     public long? SampleSeed { get; init; }
 
-    /// <summary>Frames per encode chunk after frame 0 as the chunker reads them.</summary>
-    internal int ChunkFramesAfterFirst => EncodeChunkFrames == 0 ? int.MaxValue : EncodeChunkFrames;
-
-    /// <summary>Throws naming the first invalid setting.</summary>
-    public void Validate()
+    /// <summary>Video frames per encode chunk after frame 0 for <paramref name="model"/> (int.MaxValue for the whole video).</summary>
+    public int ChunkFramesAfterFirst(WfVaeModel model) => EncodeChunking.Mode switch
     {
-        if (EncodeChunkFrames < 0 || EncodeChunkFrames % 4 != 0)
-            throw new ArgumentOutOfRangeException(nameof(EncodeChunkFrames), EncodeChunkFrames, "encode chunks must be 0 (whole video) or a positive multiple of 4 video frames (e.g. 4, 8 or 16).");
+        ChunkingMode.Whole => int.MaxValue,
+        ChunkingMode.Frames => EncodeChunking.Frames,
+        _ => model.DefaultEncodeChunkFrames,
+    };
+
+    /// <summary>Throws naming the first invalid setting for <paramref name="model"/>.</summary>
+    public void Validate(WfVaeModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (EncodeChunking.Mode == ChunkingMode.Frames)
+            model.ShapeRules.ValidateChunkFrames(EncodeChunking.Frames, "StreamingOptions.EncodeChunking", nameof(EncodeChunking));
         if (DecodeChunkLatentFrames < 1)
             throw new ArgumentOutOfRangeException(nameof(DecodeChunkLatentFrames), DecodeChunkLatentFrames, "decode chunks must hold at least 1 latent frame.");
         if (ReadAheadFrames < 1)

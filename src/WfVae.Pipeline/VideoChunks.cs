@@ -16,25 +16,30 @@ internal sealed class VideoChunk : IDisposable
 
 /// <summary>
 /// Cuts a video file into the Causal Cache schedule: frame 0 alone, then chunks of N frames; applies the padding
-/// policy (last frame repeated up to a multiple of 4, rows and columns up to multiples of 8) or refuses invalid shapes.
+/// policy (last frame repeated up to 1 + Tk frames, rows and columns up to multiples of S, by the model's shape
+/// rules) or refuses invalid shapes.
 /// </summary>
 internal sealed class VideoChunker
 {
-    public VideoChunker(VideoSource source, StreamingOptions options)
+    private readonly int _chunkFrames;
+    private readonly int _readAhead;
+
+    public VideoChunker(VideoSource source, VideoShapeRules rules, int chunkFramesAfterFirst, int readAheadFrames)
     {
         ArgumentNullException.ThrowIfNull(source);
-        options.Validate();
         Source = source;
-        Options = options;
+        Rules = rules;
+        _chunkFrames = chunkFramesAfterFirst;
+        _readAhead = readAheadFrames;
         Info = VideoReader.Probe(source.Path);
         (Height, Width) = VideoReader.GetOutputSize(Info, source.ReadOptions);
-        if (source.Policy == ShapePolicy.Strict && (Height % 8 != 0 || Width % 8 != 0))
-            throw new ArgumentException($"'{source.Path}': frames are {Width}x{Height}, but width and height must be multiples of 8 " +
-                $"(nearest valid: {VideoShapeRules.PaddedSide(Width)}x{VideoShapeRules.PaddedSide(Height)}); resize it or use ShapePolicy.PadAndTrim.");
+        if (source.Policy == ShapePolicy.Strict && (!rules.IsValidSide(Height) || !rules.IsValidSide(Width)))
+            throw new ArgumentException($"'{source.Path}': frames are {Width}x{Height}, but width and height must be multiples of {rules.SpatialFactor} " +
+                $"(nearest valid: {rules.PaddedSide(Width)}x{rules.PaddedSide(Height)}); resize it or use ShapePolicy.PadAndTrim.");
     }
 
     public VideoSource Source { get; }
-    public StreamingOptions Options { get; }
+    public VideoShapeRules Rules { get; }
     public VideoInfo Info { get; }
     public int Height { get; }
     public int Width { get; }
@@ -52,7 +57,7 @@ internal sealed class VideoChunker
 
     public IEnumerable<VideoChunk> Chunks(CancellationToken ct)
     {
-        var frames = ReadAhead.Buffered(t => VideoReader.ReadFramesRgb24(Source.Path, Source.ReadOptions, t), Options.ReadAheadFrames, ct);
+        var frames = ReadAhead.Buffered(t => VideoReader.ReadFramesRgb24(Source.Path, Source.ReadOptions, t), _readAhead, ct);
         var group = new List<byte[]>();
         List<byte[]>? ready = null;
         long first = 0, readyFirst = 0;
@@ -64,8 +69,8 @@ internal sealed class VideoChunker
             if (ready is not null) yield return Make(ready, readyFirst, 0, isLast: false);
             (ready, readyFirst) = (group, first);
             first += group.Count;
-            group = new List<byte[]>(Math.Min(Options.ChunkFramesAfterFirst, 64));
-            wanted = Options.ChunkFramesAfterFirst;
+            group = new List<byte[]>(Math.Min(_chunkFrames, 64));
+            wanted = _chunkFrames;
         }
         if (group.Count > 0)
         {
@@ -75,13 +80,14 @@ internal sealed class VideoChunker
         }
         if (ready is null) throw new VideoIOException(Source.Path, "no frames were decoded.");
 
-        // Padding frames (the last frame repeated): first up to a multiple of 4 in the last chunk, then whole chunks.
+        // Padding frames (the last frame repeated): first up to a multiple of T in the last chunk, then whole chunks.
         long fill = TargetFrames(first) - first;
-        long inLast = readyFirst == 0 ? 0 : Math.Min(fill, (4 - ready.Count % 4) % 4);
+        int tf = Rules.TemporalFactor;
+        long inLast = readyFirst == 0 ? 0 : Math.Min(fill, (tf - ready.Count % tf) % tf);
         var lastFrame = ready[^1];
         yield return Make(ready, readyFirst, inLast, isLast: fill == inLast);
         fill -= inLast;
-        long step = Math.Min(Options.ChunkFramesAfterFirst, 1L << 20);
+        long step = Math.Min(_chunkFrames, 1L << 20);
         while (fill > 0)
         {
             long n = Math.Min(fill, step);
@@ -96,14 +102,14 @@ internal sealed class VideoChunker
         bool pad = Source.Policy == ShapePolicy.PadAndTrim;
         if (Source.ExactFrameCount && Source.MaxFrames is int max)
         {
-            if (pad) return VideoShapeRules.PaddedFrameCount(max);
+            if (pad) return Rules.PaddedFrameCount(max);
             if (read < max)
                 throw new ArgumentException($"'{Source.Path}' has only {read} frame(s) after Start/FrameStep, but MaxFrames = {max} and ShapePolicy.Strict needs exactly {max}; lower MaxFrames or use ShapePolicy.PadAndTrim to pad with the last frame.");
             return max;
         }
-        if (pad) return VideoShapeRules.PaddedFrameCount(read);
-        if (!VideoShapeRules.IsValidFrameCount(read))
-            throw new ArgumentException($"'{Source.Path}' has {read} frames, which is not 1 + 4k (nearest valid: {Math.Max(1, VideoShapeRules.PaddedFrameCount(read) - 4)} or {VideoShapeRules.PaddedFrameCount(read)}); set MaxFrames to a valid count or use ShapePolicy.PadAndTrim.");
+        if (pad) return Rules.PaddedFrameCount(read);
+        if (!Rules.IsValidFrameCount(read))
+            throw new ArgumentException($"'{Source.Path}' has {read} frames, which is not {Rules.FrameCountForm} (nearest valid: {Rules.NearestFrameCounts(read)}); set MaxFrames to a valid count or use ShapePolicy.PadAndTrim.");
         return read;
     }
 
@@ -117,7 +123,7 @@ internal sealed class VideoChunker
             var copies = last.expand(-1, -1, padFrames, -1, -1);
             x = x is null ? copies : cat([x, copies], 2);
         }
-        long ph = VideoShapeRules.PaddedSide(Height) - Height, pw = VideoShapeRules.PaddedSide(Width) - Width;
+        long ph = Rules.PaddedSide(Height) - Height, pw = Rules.PaddedSide(Width) - Width;
         if (ph > 0 || pw > 0) x = nn.functional.pad(x!, [0, pw, 0, ph, 0, 0], PaddingModes.Replicate);
         return new VideoChunk { Video = scope.MoveToOuter(x!.contiguous()), SourceFrames = frames, FirstFrame = firstFrame, IsLast = isLast };
     }

@@ -62,7 +62,7 @@ public sealed class VideoPipeline
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         Options = options ?? new StreamingOptions();
-        Options.Validate();
+        Options.Validate(_model);
     }
 
     /// <summary>Chunking and read-ahead in force.</summary>
@@ -71,7 +71,7 @@ public sealed class VideoPipeline
     /// <summary>Encodes a video file to its posterior, chunk by chunk (same latents as whole-video encoding).</summary>
     public EncodedVideo Encode(VideoSource source, IProgress<StreamingProgress>? progress = null, CancellationToken ct = default)
     {
-        var chunker = new VideoChunker(source, Options);
+        var chunker = NewChunker(source);
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         using var cache = _model.CreateEncoderCache();
@@ -106,8 +106,8 @@ public sealed class VideoPipeline
         ArgumentNullException.ThrowIfNull(latent);
         if (latent.dim() != 5 || latent.shape[0] != 1)
             throw new ArgumentException($"an mp4 holds one video: the latent must be (1, z, t, h, w), got [{string.Join(",", latent.shape)}].", nameof(latent));
-        long total = Math.Min(frames ?? long.MaxValue, VideoShapeRules.VideoFrames(latent.shape[2]));
-        int h = height ?? (int)(latent.shape[3] * 8), w = width ?? (int)(latent.shape[4] * 8);
+        long total = Math.Min(frames ?? long.MaxValue, _model.ShapeRules.VideoFrames(latent.shape[2]));
+        int h = height ?? (int)_model.ShapeRules.VideoSide(latent.shape[3]), w = width ?? (int)_model.ShapeRules.VideoSide(latent.shape[4]);
         var clock = Stopwatch.StartNew();
         long written = 0;
         IEnumerable<byte[]> Frames()
@@ -143,7 +143,7 @@ public sealed class VideoPipeline
     public ReconstructionResult Reconstruct(VideoSource source, string outputPath, double? fps = null, string? stripPath = null,
         IProgress<StreamingProgress>? progress = null, CancellationToken ct = default)
     {
-        var chunker = new VideoChunker(source, Options);
+        var chunker = NewChunker(source);
         int h = chunker.Height, w = chunker.Width;
         double rate = fps ?? (chunker.Info.FrameRate > 0 ? chunker.Info.FrameRate : 8);
         bool ssim = h >= VideoMetrics.SsimWindow && w >= VideoMetrics.SsimWindow;
@@ -218,6 +218,9 @@ public sealed class VideoPipeline
         }
         foreach (var piece in WfVaeModel.ChunkSchedule(t, step)) yield return piece;
     }
+
+    private VideoChunker NewChunker(VideoSource source) =>
+        new(source, _model.ShapeRules, Options.ChunkFramesAfterFirst(_model), Options.ReadAheadFrames);
 
     private static void CreateParentFolder(string path)
     {

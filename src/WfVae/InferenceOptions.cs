@@ -16,7 +16,7 @@ public readonly record struct Chunking
     public static Chunking Automatic { get; } = new(ChunkingMode.Automatic, 0);
     /// <summary><paramref name="frames"/> frames per chunk after frame 0 (≥ 1).</summary>
     public static Chunking Of(int frames) =>
-        frames >= 1 ? new(ChunkingMode.Frames, frames) : throw new ArgumentOutOfRangeException(nameof(frames), frames, "a chunk holds at least 1 frame (encode chunks a positive multiple of 4 video frames); use Chunking.Whole for the whole video.");
+        frames >= 1 ? new(ChunkingMode.Frames, frames) : throw new ArgumentOutOfRangeException(nameof(frames), frames, "a chunk holds at least 1 frame (encode chunks: a positive multiple of the model's temporal compression, a multiple of 4 video frames for the released models); use Chunking.Whole for the whole video.");
 
     /// <summary><paramref name="frames"/> frames per chunk (so callers may pass a plain count).</summary>
     public static implicit operator Chunking(int frames) => Of(frames);
@@ -92,8 +92,6 @@ public sealed record WfVaeInferenceOptions
     /// <summary>Throws naming the first invalid setting.</summary>
     public WfVaeInferenceOptions Validated()
     {
-        if (EncodeChunking.Mode == ChunkingMode.Frames && EncodeChunking.Frames % 4 != 0)
-            throw new ArgumentOutOfRangeException(nameof(EncodeChunking), EncodeChunking.Frames, "encode chunks must be a positive multiple of 4 video frames (each 4 frames make one latent frame), e.g. 4, 8 or 16.");
         if (WinogradTile is not (null or 2 or 4))
             throw new ArgumentOutOfRangeException(nameof(WinogradTile), WinogradTile, "the Winograd tile is 2 or 4 (or null to choose by frame size).");
         if (WinogradBandElements < 1 || WinogradBandMinTiles < 1)

@@ -54,10 +54,28 @@ public sealed record WfVaeConfig
     public string ClassName { get; init; } = "WFVAEModel";
     public string? DiffusersVersion { get; init; }
 
-    /// <summary>Frames per latent frame after the first (4 for the released 4×8×8 layout).</summary>
-    public int TemporalCompression => 4;
-    /// <summary>Pixels per latent pixel along H and W.</summary>
-    public int SpatialCompression => 8;
+    /// <summary>
+    /// Video frames per latent frame after the first: the input wavelet and each downsample block that halves time
+    /// (4 for the released layout).
+    /// </summary>
+    public int TemporalCompression => 2 * TemporalFactorOf(L1DownsampleBlock) * TemporalFactorOf(L2DownsampleBlock);
+    /// <summary>Pixels per latent pixel along H and W: the input wavelet and both downsample blocks (8 for the released layout).</summary>
+    public int SpatialCompression => 2 * SpatialFactorOf(L1DownsampleBlock) * SpatialFactorOf(L2DownsampleBlock);
+    /// <summary>The frame-count and size rules these compression factors imply.</summary>
+    public VideoShapeRules ShapeRules => new(TemporalCompression, SpatialCompression);
+
+    private static int TemporalFactorOf(string block) => block switch
+    {
+        "Spatial2xTime2x3DDownsample" => 2,
+        "Downsample" => 1,
+        _ => throw new WfVaeConfigException($"downsample block '{block}' has no known compression factors."),
+    };
+
+    private static int SpatialFactorOf(string block) => block switch
+    {
+        "Spatial2xTime2x3DDownsample" or "Downsample" => 2,
+        _ => throw new WfVaeConfigException($"downsample block '{block}' has no known compression factors."),
+    };
 
     /// <summary>Reads and validates a config.json file.</summary>
     public static WfVaeConfig Load(string path)

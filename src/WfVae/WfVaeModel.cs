@@ -34,8 +34,12 @@ public sealed class WfVaeModel : IDisposable
     public static readonly Chunking WholeVideo = Chunking.Whole;
     /// <summary>Videos longer than this are encoded/decoded chunk by chunk when the caller passes no chunk size.</summary>
     public const int AutoChunkAboveFrames = 17;
-    /// <summary>Video frames per chunk of the automatic chunked encode.</summary>
-    public const int DefaultEncodeChunkFrames = 16;
+    /// <summary>Latent frames each chunk of the automatic chunked encode produces.</summary>
+    public const int DefaultEncodeChunkLatentFrames = 4;
+    /// <summary>Video frames per chunk of the automatic chunked encode (16 for the released 4× temporal compression).</summary>
+    public int DefaultEncodeChunkFrames => DefaultEncodeChunkLatentFrames * ShapeRules.TemporalFactor;
+    /// <summary>The frame-count and size rules of this model's compression factors.</summary>
+    public VideoShapeRules ShapeRules { get; }
     /// <summary>
     /// Latent frames per chunk of the automatic chunked decode (each makes 4 video frames). One latent frame per chunk
     /// measured the same CPU time as two (WF-VAE-L, 33×256²: 266 vs 263 CPU s) at ~300 MB lower peak memory.
@@ -50,7 +54,13 @@ public sealed class WfVaeModel : IDisposable
     public WfVaeInferenceOptions Inference
     {
         get => Volatile.Read(ref _inference);
-        set => Volatile.Write(ref _inference, (value ?? throw new ArgumentNullException(nameof(value))).Validated());
+        set
+        {
+            var options = (value ?? throw new ArgumentNullException(nameof(value))).Validated();
+            if (options.EncodeChunking.Mode == ChunkingMode.Frames)
+                ShapeRules.ValidateChunkFrames(options.EncodeChunking.Frames, "WfVaeInferenceOptions.EncodeChunking", nameof(WfVaeInferenceOptions.EncodeChunking));
+            Volatile.Write(ref _inference, options);
+        }
     }
 
     /// <summary>Sets <see cref="Inference"/>; returns this.</summary>
@@ -71,6 +81,7 @@ public sealed class WfVaeModel : IDisposable
         if (components is not (WfVaeComponents.Encoder or WfVaeComponents.Decoder or WfVaeComponents.All))
             throw new ArgumentException($"components {components} is not valid; use Encoder, Decoder or All.", nameof(components));
         Config = config;
+        ShapeRules = config.ShapeRules;
         Components = components;
         _net = new WfVaeNetwork(config, components);
         // The weights belong to the model: a caller's open dispose scope must not free them when it closes.
@@ -206,8 +217,8 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>Latent shape (B, z, t, h, w) for a video of the given shape (which must be valid).</summary>
     public long[] LatentShape(long batch, long frames, long height, long width)
     {
-        VideoShapeRules.Validate(frames, height, width);
-        return [batch, Config.LatentDim, VideoShapeRules.LatentFrames(frames), height / 8, width / 8];
+        ShapeRules.Validate(frames, height, width);
+        return [batch, Config.LatentDim, ShapeRules.LatentFrames(frames), ShapeRules.LatentSide(height), ShapeRules.LatentSide(width)];
     }
 
     /// <summary>Casts weights and activations to <paramref name="dtype"/> (Float32 or BFloat16); returns this.</summary>
@@ -243,7 +254,7 @@ public sealed class WfVaeModel : IDisposable
         ThrowIfDisposed();
         CheckVideo(video, "video");
         long t = video.shape[2];
-        VideoShapeRules.Validate(t, video.shape[3], video.shape[4]);
+        ShapeRules.Validate(t, video.shape[3], video.shape[4]);
         var chunking = chunkFrames ?? Inference.EncodeChunking;
         int? step = chunking.Mode switch
         {
@@ -292,9 +303,9 @@ public sealed class WfVaeModel : IDisposable
     private Tensor EncodeMoments(Tensor x, CausalCache cache)
     {
         long t = x.shape[2];
-        if (cache.ChunksProcessed == 0) VideoShapeRules.Validate(t, x.shape[3], x.shape[4], "first chunk");
-        else if (t < 4 || t % 4 != 0)
-            throw new ArgumentException($"chunk {cache.ChunksProcessed} has {t} frames; every chunk after the first must hold a positive multiple of 4 frames (e.g. 4, 8 or 16).");
+        if (cache.ChunksProcessed == 0) ShapeRules.Validate(t, x.shape[3], x.shape[4], "first chunk");
+        else if (!ShapeRules.IsValidChunkFrames(t))
+            throw new ArgumentException($"chunk {cache.ChunksProcessed} has {t} frames; every chunk after the first must hold a positive multiple of {ShapeRules.TemporalFactor} frames (e.g. {ShapeRules.ChunkExamples}).");
         CheckSameFrameShape(x, cache, "chunk");
         var moments = EncoderNet.Forward(x, InferencePass(cache), out _, out _);
         cache.ChunksProcessed++;
@@ -319,7 +330,7 @@ public sealed class WfVaeModel : IDisposable
         {
             ChunkingMode.Whole => null,
             ChunkingMode.Frames => chunking.Frames,
-            _ => VideoShapeRules.VideoFrames(latent.shape[2]) > AutoChunkAboveFrames ? DefaultDecodeChunkLatentFrames : null,
+            _ => ShapeRules.VideoFrames(latent.shape[2]) > AutoChunkAboveFrames ? DefaultDecodeChunkLatentFrames : null,
         };
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
@@ -411,11 +422,11 @@ public sealed class WfVaeModel : IDisposable
     /// Pads a video to the nearest valid shape by repeating its last frame, row and column (the opt-in
     /// <see cref="ShapePolicy.PadAndTrim"/>); returns the padded tensor. Use <see cref="Trim"/> after decode.
     /// </summary>
-    public static Tensor PadToValid(Tensor video)
+    public Tensor PadToValid(Tensor video)
     {
         CheckRank(video, "video");
         long t = video.shape[2], h = video.shape[3], w = video.shape[4];
-        long pt = VideoShapeRules.PadFrameCountOrSelf(t) - t, ph = VideoShapeRules.PaddedSide(h) - h, pw = VideoShapeRules.PaddedSide(w) - w;
+        long pt = ShapeRules.PadFrameCountOrSelf(t) - t, ph = ShapeRules.PaddedSide(h) - h, pw = ShapeRules.PaddedSide(w) - w;
         if (pt == 0 && ph == 0 && pw == 0) return video.alias();
         return nn.functional.pad(video, [0, pw, 0, ph, 0, pt], PaddingModes.Replicate);
     }
@@ -431,10 +442,9 @@ public sealed class WfVaeModel : IDisposable
         for (long s = 1; s < frames; s += step) yield return (s, Math.Min(step, frames - s));
     }
 
-    private static int CheckEncodeChunk(int n)
+    private int CheckEncodeChunk(int n)
     {
-        if (n < 4 || n % 4 != 0)
-            throw new ArgumentOutOfRangeException("chunkFrames", n, "encode chunk size must be a positive multiple of 4 video frames (each 4 frames make one latent frame), e.g. 4, 8 or 16.");
+        ShapeRules.ValidateChunkFrames(n);
         return n;
     }
 

@@ -92,8 +92,6 @@ internal static class BenchRunner
         if (o.Warmup < 0) throw new ArgumentException("--warmup must be 0 or more.");
         if (o.Threads > 0) torch.set_num_threads(o.Threads);
         bool mmapSet = o.MmapThresholdMb > 0 && NativeAllocator.SetMmapThreshold(o.MmapThresholdMb * 1024L * 1024);
-        foreach (var f in o.Frames) VideoShapeRules.Validate(f, o.Size, o.Size, "--frames/--size");
-        if (o.ChunkFrames < 4 || o.ChunkFrames % 4 != 0) throw new ArgumentException($"--chunk-frames {o.ChunkFrames} must be a positive multiple of 4.");
         if (o.DecodeChunkLatents is < 1) throw new ArgumentException($"--decode-chunk {o.DecodeChunkLatents} must be at least 1 latent frame.");
         var device = WfVaeModel.ParseDevice(o.Device);
         bool anyBf16 = o.EncodeDType != ScalarType.Float32 || o.DecodeDType != ScalarType.Float32;
@@ -115,6 +113,8 @@ internal static class BenchRunner
         var sw = Stopwatch.StartNew();
         using var model = (o.ModelDir is { } dir ? WfVaeModel.Load(dir, device, o.Components) : WfVaeModel.Create(WfVaeConfig.Load(o.ConfigPath!), o.Seed, device, o.Components)).WithInference(CliSupport.InferenceFromEnvironment());
         double buildS = sw.Elapsed.TotalSeconds;
+        foreach (var f in o.Frames) model.ShapeRules.Validate(f, o.Size, o.Size, "--frames/--size");
+        model.ShapeRules.ValidateChunkFrames(o.ChunkFrames, "--chunk-frames", "--chunk-frames");
         long decodeChunk = o.DecodeChunkLatents ?? WfVaeModel.DefaultDecodeChunkLatentFrames;
         report["model"] = new JsonObject
         {
@@ -239,7 +239,7 @@ internal static class BenchRunner
                 if (latent is null)
                 {
                     using var g = new Generator((ulong)(4321 + f + o.Seed));
-                    latent = randn([1, model.Config.LatentDim, VideoShapeRules.LatentFrames(f), o.Size / 8, o.Size / 8], generator: g);
+                    latent = randn(model.LatentShape(1, f, o.Size, o.Size), generator: g);
                 }
                 foreach (var mode in o.Modes)
                 {
@@ -385,7 +385,7 @@ internal static class BenchRunner
                 // The streaming pipeline every caller uses: read-ahead decoding, Causal Cache chunks, EncodeChunk.
                 long latentFrames, frames;
                 var chunks = new StreamingProgressCounter();
-                using (var encoded = new VideoPipeline(model, new StreamingOptions { EncodeChunkFrames = o.ChunkFrames })
+                using (var encoded = new VideoPipeline(model, new StreamingOptions { EncodeChunking = o.ChunkFrames })
                     .Encode(new VideoSource { Path = path, Width = o.Size, Height = o.Size }, chunks))
                 {
                     latentFrames = encoded.Posterior.Mean.shape[2];

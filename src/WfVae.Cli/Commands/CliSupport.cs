@@ -23,6 +23,14 @@ internal static class CliSupport
         Description = what,
     };
 
+    /// <summary>--chunk-frames for streaming encodes: absent = the model's default chunk, 0 = whole video, N = N frames (checked against the model).</summary>
+    public static Chunking EncodeChunking(int? chunkFrames, WfVaeModel model)
+    {
+        var chunking = Chunking.FromCount(chunkFrames);
+        if (chunking.Mode == ChunkingMode.Frames) model.ShapeRules.ValidateChunkFrames(chunking.Frames, "--chunk-frames", "--chunk-frames");
+        return chunking;
+    }
+
     public static Option<int?> ThreadsOption() => new("--threads")
     {
         Description = "Torch intra-op threads, at least 1 (default: torch's choice).",

@@ -34,7 +34,7 @@ internal static class DecodeCommand
                 long written = new VideoPipeline(m, new StreamingOptions { DecodeChunkLatentFrames = step })
                     .DecodeToMp4(z, outPath, r.GetValue(fps), t, (int?)h, (int?)w, progress, CliSupport.CancelOnCtrlC());
                 progress.Finish();
-                Console.WriteLine($"decoded latent {CliSupport.Shape(z)} -> {written} frames of {w ?? z.shape[4] * 8}x{h ?? z.shape[3] * 8} -> {outPath}");
+                Console.WriteLine($"decoded latent {CliSupport.Shape(z)} -> {written} frames of {w ?? m.ShapeRules.VideoSide(z.shape[4])}x{h ?? m.ShapeRules.VideoSide(z.shape[3])} -> {outPath}");
                 return 0;
             }
             var video = m.Decode(z, Chunking.FromCount(r.GetValue(chunk)));

@@ -35,7 +35,7 @@ internal static class EncodeCommand
             {
                 var video = CliSupport.ReadTensor(inPath, "video");
                 (t, h, w) = (video.shape[2], video.shape[3], video.shape[4]);
-                if (r.GetValue(pad)) video = WfVaeModel.PadToValid(video);
+                if (r.GetValue(pad)) video = m.PadToValid(video);
                 post = m.Encode(video, Chunking.FromCount(r.GetValue(chunk)));
                 shown = CliSupport.Shape(video);
             }
@@ -43,14 +43,14 @@ internal static class EncodeCommand
             {
                 if (!File.Exists(inPath)) throw new FileNotFoundException($"input '{inPath}' does not exist.", inPath);
                 // Video files stream through the Causal Cache: memory of one chunk, whatever the length.
-                int chunkFrames = r.GetValue(chunk) ?? WfVaeModel.DefaultEncodeChunkFrames;
+                var chunking = CliSupport.EncodeChunking(r.GetValue(chunk), m);
                 var source = new VideoSource
                 {
                     Path = inPath, Width = r.GetValue(size), Height = r.GetValue(size), MaxFrames = r.GetValue(maxFrames),
                     Policy = r.GetValue(pad) ? ShapePolicy.PadAndTrim : ShapePolicy.Strict,
                 };
                 using var progress = new ProgressLine(Console.Error);
-                var encoded = new VideoPipeline(m, new StreamingOptions { EncodeChunkFrames = chunkFrames }).Encode(source, progress, CliSupport.CancelOnCtrlC());
+                var encoded = new VideoPipeline(m, new StreamingOptions { EncodeChunking = chunking }).Encode(source, progress, CliSupport.CancelOnCtrlC());
                 progress.Finish();
                 post = encoded.Posterior;
                 (t, h, w) = (encoded.SourceFrames, encoded.SourceHeight, encoded.SourceWidth);

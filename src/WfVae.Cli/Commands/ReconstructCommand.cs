@@ -34,13 +34,12 @@ internal static class ReconstructCommand
             string inPath = r.GetValue(input)!, outPath = r.GetValue(output)!;
             if (!File.Exists(inPath)) throw new FileNotFoundException($"input '{inPath}' does not exist.", inPath);
             if (!outPath.EndsWith(".mp4", StringComparison.OrdinalIgnoreCase)) throw new ArgumentException($"output '{outPath}' must end in .mp4.");
-            int chunkFrames = r.GetValue(chunk) ?? WfVaeModel.DefaultEncodeChunkFrames;
-            if (chunkFrames < 0 || chunkFrames % 4 != 0)
-                throw new ArgumentException($"--chunk-frames must be 0 (whole video) or a positive multiple of 4, got {chunkFrames}.");
+            if (r.GetValue(chunk) is < 0)
+                throw new ArgumentException($"--chunk-frames must be 0 (whole video) or a positive multiple of 4, got {r.GetValue(chunk)}.");
             var source = new VideoSource { Path = inPath, Width = r.GetValue(size), Height = r.GetValue(size), MaxFrames = r.GetValue(maxFrames) };
-            var options = new StreamingOptions { EncodeChunkFrames = chunkFrames, SampleSeed = r.GetValue(sample) ? 0 : null };
 
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!);
+            var options = new StreamingOptions { EncodeChunking = CliSupport.EncodeChunking(r.GetValue(chunk), m), SampleSeed = r.GetValue(sample) ? 0 : null };
             var pipeline = new VideoPipeline(m, options);
             using var progress = new ProgressLine(Console.Error);
             var result = pipeline.Reconstruct(source, outPath, r.GetValue(fpsOpt), r.GetValue(strip), progress, CliSupport.CancelOnCtrlC());
@@ -48,7 +47,7 @@ internal static class ReconstructCommand
             string modelName = m.SourceDirectory ?? "(model)";
             string ssim = result.SsimPerFrame is null ? $"n/a (frames < {WfVae.Metrics.VideoMetrics.SsimWindow} px)" : result.Ssim.ToString("F4", CultureInfo.InvariantCulture);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"reconstructed {result.Frames} frames of {result.Width}x{result.Height} with {modelName} (chunks of {(chunkFrames == 0 ? "all" : chunkFrames.ToString(CultureInfo.InvariantCulture))} frames) in {result.Elapsed.TotalSeconds:F2} s ({result.Frames / Math.Max(1e-9, result.Elapsed.TotalSeconds):F2} frames/s) -> {outPath}"));
+                $"reconstructed {result.Frames} frames of {result.Width}x{result.Height} with {modelName} (chunks of {(options.EncodeChunking.Mode == ChunkingMode.Whole ? "all" : options.ChunkFramesAfterFirst(m).ToString(CultureInfo.InvariantCulture))} frames) in {result.Elapsed.TotalSeconds:F2} s ({result.Frames / Math.Max(1e-9, result.Elapsed.TotalSeconds):F2} frames/s) -> {outPath}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"PSNR {result.Psnr:F2} dB  SSIM {ssim}  (lowest frame PSNR {result.PsnrPerFrame.Min():F2} dB)"));
             return 0;
         }));

@@ -25,7 +25,7 @@ internal sealed class DecodingMapping : IColumnMapping
     public IReadOnlyList<OutputColumn> Outputs { get; }
 
     /// <summary>Plans the stage for <paramref name="inputSchema"/>: checks the latent column and fixes the output type.</summary>
-    public static DecodingMapping Create(WfVaeDecoderOptions o, int latentDim, DataViewSchema inputSchema, Func<WfVaeModel> model)
+    public static DecodingMapping Create(WfVaeDecoderOptions o, int latentDim, VideoShapeRules rules, DataViewSchema inputSchema, Func<WfVaeModel> model)
     {
         var col = Names.FindInput(inputSchema, o.InputColumnName);
         string expected = $"Vector<Single, {latentDim}, t, h, w>";
@@ -65,6 +65,8 @@ internal sealed class DecodingMapping : IColumnMapping
             Height = o.Height,
             Width = o.Width,
             Clamp = o.ClampOutput,
+            TemporalFactor = rules.TemporalFactor,
+            SpatialFactor = rules.SpatialFactor,
         };
         VectorDataViewType outType;
         if (t is int lt)

@@ -25,8 +25,9 @@ internal sealed class EncodingMapping : IColumnMapping
     public IReadOnlyList<OutputColumn> Outputs { get; }
 
     /// <summary>Plans the stage for <paramref name="inputSchema"/>: checks the input column and fixes shapes and output types.</summary>
-    public static EncodingMapping Create(WfVaeEncoderOptions o, int latentDim, DataViewSchema inputSchema, Func<WfVaeModel> model)
+    public static EncodingMapping Create(WfVaeEncoderOptions o, int latentDim, VideoShapeRules rules, DataViewSchema inputSchema, Func<WfVaeModel> model)
     {
+        o.ValidateShapes(rules);
         var col = Names.FindInput(inputSchema, o.InputColumnName);
         var plan = new EncodingPlan
         {
@@ -51,9 +52,9 @@ internal sealed class EncodingMapping : IColumnMapping
             };
             if (o.Width is int w && o.Height is int h && o.MaxFrames is int m)
             {
-                long t = pad ? VideoShapeRules.PaddedFrameCount(m) : m;
-                long hp = pad ? VideoShapeRules.PaddedSide(h) : h, wp = pad ? VideoShapeRules.PaddedSide(w) : w;
-                plan = plan with { LatentShape = [latentDim, (int)VideoShapeRules.LatentFrames(t), (int)(hp / 8), (int)(wp / 8)] };
+                long t = pad ? rules.PaddedFrameCount(m) : m;
+                long hp = pad ? rules.PaddedSide(h) : h, wp = pad ? rules.PaddedSide(w) : w;
+                plan = plan with { LatentShape = LatentShape(latentDim, rules, t, hp, wp) };
             }
         }
         else if (col.Type is VectorDataViewType v && v.ItemType == NumberDataViewType.Single)
@@ -86,23 +87,23 @@ internal sealed class EncodingMapping : IColumnMapping
             {
                 try
                 {
-                    VideoShapeRules.Validate(strictFrames, h, w);
+                    rules.Validate(strictFrames, h, w);
                 }
                 catch (ArgumentException e)
                 {
                     throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{col.Name}' ({v}) holds videos the model cannot take: {e.Message}");
                 }
             }
-            else if (!pad && (h % 8 != 0 || w % 8 != 0))
+            else if (!pad && (!rules.IsValidSide(h) || !rules.IsValidSide(w)))
             {
                 throw new ArgumentOutOfRangeException(nameof(inputSchema),
-                    $"Input column '{col.Name}' holds {w}x{h} frames, but width and height must be multiples of 8 (nearest valid: width {WfVaeEncoderOptions.Nearest8(w)}, height {WfVaeEncoderOptions.Nearest8(h)}); change Width/Height or use ShapePolicy.PadAndTrim.");
+                    $"Input column '{col.Name}' holds {w}x{h} frames, but width and height must be multiples of {rules.SpatialFactor} (nearest valid: width {rules.NearestSides(w)}, height {rules.NearestSides(h)}); change Width/Height or use ShapePolicy.PadAndTrim.");
             }
             if (frames is int tf)
             {
-                long t = pad ? VideoShapeRules.PadFrameCountOrSelf(tf) : tf;
-                long hp = pad ? VideoShapeRules.PaddedSide(h) : h, wp = pad ? VideoShapeRules.PaddedSide(w) : w;
-                plan = plan with { LatentShape = [latentDim, (int)VideoShapeRules.LatentFrames(t), (int)(hp / 8), (int)(wp / 8)] };
+                long t = pad ? rules.PadFrameCountOrSelf(tf) : tf;
+                long hp = pad ? rules.PaddedSide(h) : h, wp = pad ? rules.PaddedSide(w) : w;
+                plan = plan with { LatentShape = LatentShape(latentDim, rules, t, hp, wp) };
             }
         }
         else
@@ -168,6 +169,9 @@ internal sealed class EncodingMapping : IColumnMapping
     }
 
     /// <summary>The values of a (possibly sparse) vector as a dense span.</summary>
+    private static int[] LatentShape(int latentDim, VideoShapeRules rules, long t, long h, long w) =>
+        [latentDim, (int)rules.LatentFrames(t), (int)rules.LatentSide(h), (int)rules.LatentSide(w)];
+
     internal static ReadOnlySpan<float> Dense(ref VBuffer<float> v, ref float[] scratch)
     {
         if (v.IsDense) return v.GetValues();

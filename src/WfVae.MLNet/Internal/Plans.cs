@@ -61,11 +61,15 @@ internal sealed record DecodingPlan
     public int? Height { get; init; }
     public int? Width { get; init; }
     public bool Clamp { get; init; }
+    /// <summary>The model's compression factors (plans saved before they were recorded are the released 4×8×8).</summary>
+    public int TemporalFactor { get; init; } = 4;
+    public int SpatialFactor { get; init; } = 8;
 
     /// <summary>Decoded (T, H, W) for t latent frames, after the optional cut.</summary>
     public (int T, int H, int W) VideoShape(int latentFrames)
     {
-        int t = (int)VideoShapeRules.VideoFrames(latentFrames), h = 8 * LatentHeight, w = 8 * LatentWidth;
+        var rules = new VideoShapeRules(TemporalFactor, SpatialFactor);
+        int t = (int)rules.VideoFrames(latentFrames), h = (int)rules.VideoSide(LatentHeight), w = (int)rules.VideoSide(LatentWidth);
         return (Math.Min(t, Frames ?? t), Math.Min(h, Height ?? h), Math.Min(w, Width ?? w));
     }
 }

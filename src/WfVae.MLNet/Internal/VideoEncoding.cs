@@ -26,7 +26,7 @@ internal static class VideoEncoding
             Policy = plan.Policy,
             ExactFrameCount = plan.MaxFrames is not null,
         };
-        using var encoded = new VideoPipeline(model, new StreamingOptions { EncodeChunkFrames = plan.ChunkFrames }).Encode(source);
+        using var encoded = new VideoPipeline(model, new StreamingOptions { EncodeChunking = plan.ChunkFrames }).Encode(source);
         return Outputs(plan, encoded.Posterior.Mean, encoded.Posterior.LogVar);
     }
 
@@ -41,12 +41,12 @@ internal static class VideoEncoding
             throw new ArgumentException($"the video vector has {video.Length} values, which is not a whole number of 3x{h}x{w} frames ({frameFloats} values each).");
         long t = video.Length / frameFloats;
         if (plan.Policy == ShapePolicy.Strict)
-            VideoShapeRules.Validate(t, h, w);
+            model.ShapeRules.Validate(t, h, w);
 
         using var scope = NewDisposeScope();
         var x = torch.tensor(video.ToArray(), [1, 3, t, h, w]);
         if (plan.Policy == ShapePolicy.PadAndTrim)
-            x = WfVaeModel.PadToValid(x);
+            x = model.PadToValid(x);
         using var d = model.Encode(x, plan.ChunkFrames);
         return Outputs(plan, d.Mean, d.LogVar);
     }

@@ -23,8 +23,11 @@ public static class MacCounter
     public static MacCount Count(WfVaeModel model, long frames, long height, long width)
     {
         ArgumentNullException.ThrowIfNull(model);
-        VideoShapeRules.Validate(frames, height, width);
-        long hs = Math.Min(height, 16), ws = Math.Min(width, 16);
+        var rules = model.ShapeRules;
+        rules.Validate(frames, height, width);
+        // The smallest valid frame that still has 2×2 latent pixels.
+        long small = 2 * rules.SpatialFactor;
+        long hs = Math.Min(height, small), ws = Math.Min(width, small);
         double scale = (double)(height * width) / (hs * ws);
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
@@ -40,7 +43,7 @@ public static class MacCounter
         if (model.Network.decoder is { } decoder)
         using (var p = ModelProbe.Start(countMacs: true))
         {
-            var z = zeros([1, model.Config.LatentDim, VideoShapeRules.LatentFrames(frames), hs / 8, ws / 8], model.DecodeDType, model.Device);
+            var z = zeros(model.LatentShape(1, frames, hs, ws), model.DecodeDType, model.Device);
             decoder.Forward(z, new WfVae.Modules.ForwardPass(model.Inference, null, inference: true), out _, out _);
             (dec, decAttn) = (p.ConvMacs, p.AttentionMacs);
         }

@@ -289,7 +289,7 @@ public sealed class WfVaeTrainer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(video);
         if (video.dim() != 5 || video.shape[1] != 3) throw new ArgumentException($"training video must be (B, 3, T, H, W), got [{string.Join(",", video.shape)}].");
-        VideoShapeRules.Validate(video.shape[2], video.shape[3], video.shape[4]);
+        Model.ShapeRules.Validate(video.shape[2], video.shape[3], video.shape[4]);
         long s = Step;
         bool adversarial = _disc is not null && s >= Options.DiscriminatorStart;
         bool discStep = adversarial && s % 2 == 1;
@@ -308,7 +308,7 @@ public sealed class WfVaeTrainer : IDisposable
         Tensor? noise = null;
         if (o.SamplePosterior)
         {
-            long[] zShape = [b, Model.Config.LatentDim, VideoShapeRules.LatentFrames(t), h / 8, w / 8];
+            long[] zShape = Model.LatentShape(b, t, h, w);
             using var gen = new Generator((ulong)MixSeed(o.Seed, s, 0xB0153), Model.Device);
             noise = randn(zShape, dtype: Model.DType, device: Model.Device, generator: gen);
         }
@@ -379,7 +379,7 @@ public sealed class WfVaeTrainer : IDisposable
             Tensor? noise = null;
             if (o.SamplePosterior)
             {
-                long[] zShape = [b, Model.Config.LatentDim, VideoShapeRules.LatentFrames(x.shape[2]), x.shape[3] / 8, x.shape[4] / 8];
+                long[] zShape = Model.LatentShape(b, x.shape[2], x.shape[3], x.shape[4]);
                 using var gen = new Generator((ulong)MixSeed(o.Seed, s, 0xB0153), Model.Device);
                 noise = randn(zShape, dtype: Model.DType, device: Model.Device, generator: gen);
             }

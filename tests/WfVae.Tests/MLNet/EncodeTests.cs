@@ -136,7 +136,7 @@ public sealed class EncodeTests
         }).Fit(data);
         Assert.Equal([16, 4, 3, 4], t.LatentShape!.ToArray()); // 10 → 13 frames, 20x28 → 24x32
         using var x = ReadVideo(TenFrames, 28, 20, 10);
-        using var padded = WfVaeModel.PadToValid(x);
+        using var padded = TinyModel.PadToValid(x);
         using var d = TinyModel.Encode(padded);
         AssertClose(Flat(d.Mean), Column(t.Transform(data), "Latent")[0], Tol, "mean");
     }

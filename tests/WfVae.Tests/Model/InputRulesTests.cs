@@ -28,7 +28,7 @@ public sealed class InputRulesTests : IClassFixture<TinyModelFixture>
     {
         using var scope = NewDisposeScope();
         var x = rand(new long[] { 1, 3, 7, 13, 19 }) * 2 - 1;
-        var padded = WfVaeModel.PadToValid(x);
+        var padded = _model.PadToValid(x);
         Assert.Equal(new long[] { 1, 3, 9, 16, 24 }, padded.shape);
         Assert.True(padded.narrow(2, 0, 7).narrow(3, 0, 13).narrow(4, 0, 19).equal(x).all().item<bool>());
         Assert.True(padded.narrow(2, 8, 1).narrow(3, 0, 13).narrow(4, 0, 19).equal(x.narrow(2, 6, 1)).all().item<bool>(), "padding repeats the last frame");

@@ -40,11 +40,11 @@ public sealed class VideoPipelineTests : IDisposable
     {
         using var scope = NewDisposeScope();
         var video = SourceVideo();
-        var padded = WfVaeModel.PadToValid(video);
+        var padded = Model.PadToValid(video);
         using var whole = Model.Encode(padded, WfVaeModel.WholeVideo);
         var expected = WfVaeModel.Trim(Model.Decode(whole.Mean, WfVaeModel.WholeVideo), 11, 22, 30).clamp(-1, 1);
 
-        var pipeline = new VideoPipeline(Model, new StreamingOptions { EncodeChunkFrames = encodeChunk, DecodeChunkLatentFrames = decodeChunk });
+        var pipeline = new VideoPipeline(Model, new StreamingOptions { EncodeChunking = Chunking.FromCount(encodeChunk), DecodeChunkLatentFrames = decodeChunk });
         using (var encoded = pipeline.Encode(new VideoSource { Path = _clip }))
         {
             Assert.Equal(11, encoded.SourceFrames);
@@ -84,7 +84,7 @@ public sealed class VideoPipelineTests : IDisposable
     {
         using var cts = new CancellationTokenSource();
         string output = Path.Combine(_dir, "cancelled.mp4");
-        var pipeline = new VideoPipeline(Model, new StreamingOptions { EncodeChunkFrames = 4 });
+        var pipeline = new VideoPipeline(Model, new StreamingOptions { EncodeChunking = 4 });
         var progress = new Progress(new List<StreamingProgress>(), _ => cts.Cancel());
         Assert.ThrowsAny<OperationCanceledException>(() => pipeline.Reconstruct(new VideoSource { Path = _clip }, output, progress: progress, ct: cts.Token));
         Assert.False(File.Exists(output));
