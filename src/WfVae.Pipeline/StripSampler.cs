@@ -1,5 +1,4 @@
 using WfVae.Video;
-using static TorchSharp.torch;
 
 namespace WfVae.Pipeline;
 
@@ -26,10 +25,8 @@ internal sealed class StripSampler(int count)
         if (_kept.Count == 0) throw new InvalidOperationException("no frames were reconstructed, so there is no strip to write.");
         int n = Math.Min(count, _kept.Count);
         var picks = Enumerable.Range(0, n).Select(i => _kept[(int)Math.Round(i * (_kept.Count - 1) / Math.Max(1.0, n - 1))]).ToList();
-        using var scope = NewDisposeScope();
-        var source = FrameTensors.FromRgb24(picks.Select(p => p.Source).ToList(), height, width);
-        var recon = FrameTensors.FromRgb24(picks.Select(p => p.Recon).ToList(), height, width);
-        var both = cat([source, recon], 3).contiguous();
-        VideoWriter.WriteFrameStripPng(path, both.data<float>().ToArray(), n, 2 * height, width, n);
+        // Source above reconstruction: rgb24 rows are contiguous, so stacking is concatenation.
+        var stacked = picks.Select(p => (byte[])[.. p.Source, .. p.Recon]).ToList();
+        VideoWriter.WriteFrameStripPng(path, stacked, 2 * height, width);
     }
 }

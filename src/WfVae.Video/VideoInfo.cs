@@ -9,9 +9,8 @@ namespace WfVae.Video;
 /// <param name="Duration">Duration of the video stream (the container's duration if the stream has none).</param>
 public sealed record VideoInfo(string Path, int Width, int Height, double FrameRate, int FrameCount, TimeSpan Duration);
 
-/// <summary>A whole decoded clip in planar (C=3, T, H, W) layout with values in [-1, 1].</summary>
-/// <param name="Data">Planar samples; index <c>((c * Frames + t) * Height + y) * Width + x</c>.</param>
-/// <param name="Frames">Number of frames T.</param>
+/// <summary>A whole decoded clip: packed rgb24 frames (H·W·3 bytes each, row-major) and their size.</summary>
+/// <param name="Frames">The frames, in order.</param>
 /// <param name="Height">Frame height H.</param>
 /// <param name="Width">Frame width W.</param>
-public sealed record VideoClip(float[] Data, int Frames, int Height, int Width);
+public sealed record Rgb24Video(IReadOnlyList<byte[]> Frames, int Height, int Width);

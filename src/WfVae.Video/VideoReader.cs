@@ -17,8 +17,6 @@ namespace WfVae.Video;
 /// </remarks>
 public static class VideoReader
 {
-    private static readonly float[] ByteToUnit = BuildLut();
-
     /// <summary>Probes <paramref name="path"/> with ffprobe and describes its primary video stream.</summary>
     /// <exception cref="VideoIOException">Missing file, not a media file, no video stream, zero frames, or ffprobe missing.</exception>
     public static VideoInfo Probe(string path)
@@ -51,31 +49,11 @@ public static class VideoReader
         return FramesIterator(path, opts, ct);
     }
 
-    /// <summary>
-    /// Streams the video as planar float chunks for a causal encoder: the first chunk holds exactly 1 frame, each later
-    /// chunk <paramref name="chunkFrames"/> frames (the last one may be shorter). Each array has layout (C=3, t, H, W)
-    /// (index <c>((c * t + i) * H + y) * W + x</c>) with values <c>x / 127.5 - 1</c> in [-1, 1]; t is
-    /// <c>length / (3 * H * W)</c>, with H and W from <see cref="GetOutputSize"/>.
-    /// </summary>
-    /// <param name="path">Video file.</param>
-    /// <param name="chunkFrames">Frames per chunk after the first; at least 1.</param>
-    /// <param name="options">Size, frame step, start and limit; null decodes everything at native size.</param>
-    /// <param name="ct">Cancels decoding and kills ffmpeg.</param>
-    public static IEnumerable<float[]> ReadChunks(string path, int chunkFrames, VideoReadOptions? options = null, CancellationToken ct = default)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        if (chunkFrames < 1)
-            throw new ArgumentOutOfRangeException(nameof(chunkFrames), chunkFrames, "chunkFrames must be >= 1.");
-        var opts = options ?? VideoReadOptions.Default;
-        opts.Validate();
-        return ChunkIterator(path, chunkFrames, opts, ct);
-    }
-
-    /// <summary>Decodes a short clip completely into one planar (3, T, H, W) array in [-1, 1].</summary>
+    /// <summary>Decodes a short clip completely: its rgb24 frames and their size.</summary>
     /// <param name="path">Video file.</param>
     /// <param name="options">Size, frame step, start and limit; null decodes everything at native size.</param>
     /// <param name="ct">Cancels decoding and kills ffmpeg.</param>
-    public static VideoClip ReadAll(string path, VideoReadOptions? options = null, CancellationToken ct = default)
+    public static Rgb24Video ReadAllRgb24(string path, VideoReadOptions? options = null, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var opts = options ?? VideoReadOptions.Default;
@@ -84,29 +62,9 @@ public static class VideoReader
         var (probe, streamIndex) = ProbeCore(path, countFrames: false);
         var (h, w) = GetOutputSize(probe, opts);
         var frames = new List<byte[]>();
-        long frameFloats = 3L * h * w;
-        foreach (byte[] f in DecodeIterator(probe, streamIndex, opts, ct))
-        {
-            if ((frames.Count + 1) * frameFloats > Array.MaxLength)
-                throw new VideoIOException(probe.Path, $"the clip is too long to hold in one array (more than {frames.Count} frames of {w}x{h}); use ReadChunks or VideoReadOptions.MaxFrames.");
-            frames.Add(f);
-        }
-        return new VideoClip(ToPlanar(frames, h, w), frames.Count, h, w);
-    }
-
-    /// <summary>Decodes a short clip completely into one planar (3, T, H, W) array in [-1, 1], returning its dimensions.</summary>
-    /// <param name="path">Video file.</param>
-    /// <param name="options">Size, frame step, start and limit; null decodes everything at native size.</param>
-    /// <param name="frames">Number of frames T.</param>
-    /// <param name="height">Frame height H.</param>
-    /// <param name="width">Frame width W.</param>
-    public static float[] ReadAll(string path, VideoReadOptions? options, out int frames, out int height, out int width)
-    {
-        var clip = ReadAll(path, options, CancellationToken.None);
-        frames = clip.Frames;
-        height = clip.Height;
-        width = clip.Width;
-        return clip.Data;
+        foreach (byte[] f in DecodeIterator(probe, streamIndex, opts, ct)) frames.Add(f);
+        if (frames.Count == 0) throw new VideoIOException(probe.Path, "no frames were decoded.");
+        return new Rgb24Video(frames, h, w);
     }
 
     private static IEnumerable<byte[]> FramesIterator(string path, VideoReadOptions opts, CancellationToken ct)
@@ -115,29 +73,6 @@ public static class VideoReader
         var (probe, streamIndex) = ProbeCore(path, countFrames: false);
         foreach (byte[] f in DecodeIterator(probe, streamIndex, opts, ct))
             yield return f;
-    }
-
-    private static IEnumerable<float[]> ChunkIterator(string path, int chunkFrames, VideoReadOptions opts, CancellationToken ct)
-    {
-        ct.ThrowIfCancellationRequested();
-        var (probe, streamIndex) = ProbeCore(path, countFrames: false);
-        var (h, w) = GetOutputSize(probe, opts);
-        if (3L * chunkFrames * h * w > Array.MaxLength)
-            throw new VideoIOException(probe.Path, $"a chunk of {chunkFrames} frames of {w}x{h} is too large for one array; use fewer chunk frames or a smaller size.");
-        var pending = new List<byte[]>(Math.Min(chunkFrames, 1024));
-        int wanted = 1;
-        foreach (byte[] f in DecodeIterator(probe, streamIndex, opts, ct))
-        {
-            pending.Add(f);
-            if (pending.Count == wanted)
-            {
-                yield return ToPlanar(pending, h, w);
-                pending.Clear();
-                wanted = chunkFrames;
-            }
-        }
-        if (pending.Count > 0)
-            yield return ToPlanar(pending, h, w);
     }
 
     private static IEnumerable<byte[]> DecodeIterator(VideoInfo info, int streamIndex, VideoReadOptions opts, CancellationToken ct)
@@ -339,33 +274,5 @@ public static class VideoReader
         if (exit != 0)
             throw new VideoIOException(full, proc.Failure(failure));
         return json;
-    }
-
-    internal static float[] ToPlanar(List<byte[]> frames, int height, int width)
-    {
-        int hw = height * width;
-        int t = frames.Count;
-        var data = new float[3L * t * hw];
-        float[] lut = ByteToUnit;
-        for (int i = 0; i < t; i++)
-        {
-            byte[] f = frames[i];
-            long r = (0L * t + i) * hw, g = (1L * t + i) * hw, b = (2L * t + i) * hw;
-            for (int p = 0, s = 0; p < hw; p++, s += 3)
-            {
-                data[r + p] = lut[f[s]];
-                data[g + p] = lut[f[s + 1]];
-                data[b + p] = lut[f[s + 2]];
-            }
-        }
-        return data;
-    }
-
-    private static float[] BuildLut()
-    {
-        var lut = new float[256];
-        for (int i = 0; i < 256; i++)
-            lut[i] = i / 127.5f - 1f;
-        return lut;
     }
 }

@@ -19,24 +19,10 @@ public static class VideoWriter
     private static readonly ConcurrentDictionary<string, bool> HasLibx264Cache = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Writes a planar (C=3, T, H, W) video with values in [-1, 1] (clamped; NaN counts as 0) as an mp4 file.
-    /// Uses libx264 at CRF <see cref="X264Crf"/> with full-resolution chroma (yuv444p); if ffmpeg lacks libx264, mpeg4 at
-    /// high quality (<c>-q:v 2</c>, yuv420p).
+    /// Writes packed rgb24 frames (<c>height * width * 3</c> bytes each) as an mp4 file. Uses libx264 at CRF
+    /// <see cref="X264Crf"/> with full-resolution chroma (yuv444p); if ffmpeg lacks libx264, mpeg4 at high quality
+    /// (<c>-q:v 2</c>, yuv420p).
     /// </summary>
-    /// <param name="path">Output file (its folder must exist); replaced only when the write succeeds.</param>
-    /// <param name="video">Planar samples, length <c>3 * frames * height * width</c>.</param>
-    /// <param name="frames">Number of frames T (at least 1).</param>
-    /// <param name="height">Frame height H.</param>
-    /// <param name="width">Frame width W.</param>
-    /// <param name="fps">Frame rate of the written file.</param>
-    public static void WriteMp4(string path, float[] video, int frames, int height, int width, double fps = 8)
-    {
-        ArgumentNullException.ThrowIfNull(video);
-        CheckPlanar(video, frames, height, width);
-        WriteMp4(path, PlanarFrames(video, frames, height, width), height, width, fps);
-    }
-
-    /// <summary>Writes packed rgb24 frames (<c>height * width * 3</c> bytes each) as an mp4 file; see the planar overload.</summary>
     /// <param name="path">Output file (its folder must exist); replaced only when the write succeeds.</param>
     /// <param name="rgbFrames">Frames, enumerated once while ffmpeg encodes them.</param>
     /// <param name="height">Frame height.</param>
@@ -119,46 +105,29 @@ public static class VideoWriter
         }
     }
 
-    /// <summary>
-    /// Writes up to <paramref name="maxFrames"/> frames of a planar (C=3, T, H, W) [-1, 1] video side by side into one PNG
-    /// (<c>n * width</c> by <c>height</c> pixels). When the video has more frames, they are picked evenly from first to last.
-    /// </summary>
+    /// <summary>Writes rgb24 frames side by side into one PNG (<c>frames * width</c> by <c>height</c> pixels).</summary>
     /// <param name="path">Output PNG file (its folder must exist); replaced only when the write succeeds.</param>
-    /// <param name="video">Planar samples, length <c>3 * frames * height * width</c>.</param>
-    /// <param name="frames">Number of frames T.</param>
+    /// <param name="rgbFrames">Packed rgb24 frames (<c>height * width * 3</c> bytes each), left to right; at least one.</param>
     /// <param name="height">Frame height H.</param>
     /// <param name="width">Frame width W.</param>
-    /// <param name="maxFrames">Most frames shown (at least 1).</param>
-    public static void WriteFrameStripPng(string path, float[] video, int frames, int height, int width, int maxFrames = 8)
+    public static void WriteFrameStripPng(string path, IReadOnlyList<byte[]> rgbFrames, int height, int width)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        ArgumentNullException.ThrowIfNull(video);
-        CheckPlanar(video, frames, height, width);
-        if (maxFrames < 1)
-            throw new ArgumentOutOfRangeException(nameof(maxFrames), maxFrames, "maxFrames must be >= 1.");
-
-        int n = Math.Min(frames, maxFrames);
+        ArgumentNullException.ThrowIfNull(rgbFrames);
+        CheckSize(height, width);
+        if (rgbFrames.Count == 0) throw new ArgumentException("a strip needs at least one frame.", nameof(rgbFrames));
+        int n = rgbFrames.Count;
         long stripWidth = (long)n * width;
         if (stripWidth * height * 3 > Array.MaxLength || stripWidth > int.MaxValue)
-            throw new ArgumentException($"A strip of {n} frames of {width}x{height} is too large; lower maxFrames.", nameof(maxFrames));
-        int sw = (int)stripWidth;
+            throw new ArgumentException($"A strip of {n} frames of {width}x{height} is too large; use fewer frames.", nameof(rgbFrames));
+        int sw = (int)stripWidth, row = width * 3;
         var rgb = new byte[(long)sw * height * 3];
-        long plane = (long)frames * height * width;
         for (int i = 0; i < n; i++)
         {
-            int t = n == 1 ? 0 : (int)Math.Round(i * (frames - 1) / (double)(n - 1));
-            long frameOffset = (long)t * height * width;
+            if (rgbFrames[i].Length != row * height)
+                throw new ArgumentException($"frame {i} has {rgbFrames[i].Length} bytes; a {width}x{height} rgb24 frame has {row * height}.", nameof(rgbFrames));
             for (int y = 0; y < height; y++)
-            {
-                for (int x = 0; x < width; x++)
-                {
-                    long src = frameOffset + (long)y * width + x;
-                    long dst = ((long)y * sw + (long)i * width + x) * 3;
-                    rgb[dst] = ToByte(video[src]);
-                    rgb[dst + 1] = ToByte(video[plane + src]);
-                    rgb[dst + 2] = ToByte(video[2 * plane + src]);
-                }
-            }
+                Buffer.BlockCopy(rgbFrames[i], y * row, rgb, (y * sw + i * width) * 3, row);
         }
 
         string full = Path.GetFullPath(path);
@@ -182,53 +151,12 @@ public static class VideoWriter
         }
     }
 
-    /// <summary>Maps a [-1, 1] sample to a byte: clamp, then round <c>(v + 1) * 127.5</c>; NaN maps to 0.</summary>
-    internal static byte ToByte(float v)
-    {
-        if (float.IsNaN(v))
-            return 0;
-        float s = (v + 1f) * 127.5f;
-        if (s <= 0f)
-            return 0;
-        if (s >= 255f)
-            return 255;
-        return (byte)MathF.Round(s, MidpointRounding.AwayFromZero);
-    }
-
-    private static IEnumerable<byte[]> PlanarFrames(float[] video, int frames, int height, int width)
-    {
-        int hw = height * width;
-        long plane = (long)frames * hw;
-        for (int t = 0; t < frames; t++)
-        {
-            var frame = new byte[hw * 3];
-            long o = (long)t * hw;
-            for (int p = 0; p < hw; p++)
-            {
-                frame[3 * p] = ToByte(video[o + p]);
-                frame[3 * p + 1] = ToByte(video[plane + o + p]);
-                frame[3 * p + 2] = ToByte(video[2 * plane + o + p]);
-            }
-            yield return frame;
-        }
-    }
-
     private static void CheckSize(int height, int width)
     {
         if (height < 1 || height > VideoReadOptions.MaxDimension)
             throw new ArgumentOutOfRangeException(nameof(height), height, $"height must be in [1, {VideoReadOptions.MaxDimension}].");
         if (width < 1 || width > VideoReadOptions.MaxDimension)
             throw new ArgumentOutOfRangeException(nameof(width), width, $"width must be in [1, {VideoReadOptions.MaxDimension}].");
-    }
-
-    private static void CheckPlanar(float[] video, int frames, int height, int width)
-    {
-        CheckSize(height, width);
-        if (frames < 1)
-            throw new ArgumentOutOfRangeException(nameof(frames), frames, "frames must be >= 1.");
-        long expected = 3L * frames * height * width;
-        if (video.LongLength != expected)
-            throw new ArgumentException($"video has {video.LongLength} values; a planar (3, {frames}, {height}, {width}) video needs {expected}.", nameof(video));
     }
 
     /// <summary>A unique hidden temp name next to the target, so the final move is a rename within one folder.</summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using TorchSharp;
+using WfVae.Pipeline;
 using WfVae.Training;
 using WfVae.Video;
 using static TorchSharp.torch;
@@ -68,7 +69,7 @@ internal static class TrainCommand
             if (r.GetValue(threads) is int nt) torch.set_num_threads(nt);
             string runDir = r.GetValue(run)!;
             var dev = WfVaeModel.ParseDevice(r.GetValue(device)!);
-            var dataset = VideoClipDataset.FromFolder(r.GetValue(data)!, DecodeVideo);
+            var dataset = VideoClipDataset.FromFolder(r.GetValue(data)!, path => TrainingVideos.Read(path));
             using var cts = new CancellationTokenSource();
             _ = dataset.PreloadAsync(cts.Token);
             ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -170,12 +171,6 @@ internal static class TrainCommand
             return 0;
         }));
         return cmd;
-    }
-
-    private static DecodedVideo DecodeVideo(string path)
-    {
-        var clip = VideoReader.ReadAll(path);
-        return new DecodedVideo(clip.Data, clip.Frames, clip.Height, clip.Width);
     }
 
     private static string Format(TrainingProgress p)

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using WfVae.Pipeline;
 using WfVae.Training;
 using WfVae.Video;
 using static TorchSharp.torch;
@@ -102,8 +103,7 @@ internal static class EncoderFineTuning
             try
             {
                 // Not cancelled mid-read: a cancelled run finishes its step and checkpoints it.
-                var clip = VideoReader.ReadAll(path, read);
-                return new DecodedVideo(clip.Data, clip.Frames, clip.Height, clip.Width);
+                return TrainingVideos.Read(path, read);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -3,14 +3,18 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace WfVae.Training;
 
-/// <summary>A decoded video: planar (3, T, H, W) samples in [-1, 1] (the layout of WfVae.Video's <c>VideoClip</c>).</summary>
-public sealed record DecodedVideo(float[] Data, int Frames, int Height, int Width);
+/// <summary>A decoded video: its packed rgb24 frames (H·W·3 bytes each, as ffmpeg gives them).</summary>
+public sealed record DecodedVideo(IReadOnlyList<byte[]> Rgb24Frames, int Height, int Width)
+{
+    /// <summary>Number of frames.</summary>
+    public int Frames => Rgb24Frames.Count;
+}
 
 /// <summary>
 /// Training clips drawn from a list of video files: a random video, a random run of 1 + 4k frames (stride 1, or 2 with
 /// <see cref="TrainingOptions.Stride2Probability"/>), a random square crop, random horizontal flip and time reversal.
-/// Videos are decoded on first use by a caller-supplied decoder (the CLI passes WfVae.Video's ffmpeg reader, so this
-/// library needs no video dependency) and kept as 8-bit planes in a bounded in-memory cache.
+/// Videos are decoded on first use by a caller-supplied decoder (WfVae.Pipeline's <c>TrainingVideos</c>, so this
+/// library needs no video dependency) and kept as rgb24 frames in a bounded in-memory cache.
 /// Videos shorter than the clip are looped back and forth; frames smaller than the crop are upscaled bilinearly.
 /// </summary>
 public sealed class VideoClipDataset
@@ -24,7 +28,7 @@ public sealed class VideoClipDataset
     private readonly Lock _lock = new();
     private long _held;
 
-    private sealed record Cached(byte[] Planes, int Frames, int Height, int Width);
+    private sealed record Cached(IReadOnlyList<byte[]> Frames, int Height, int Width, long Bytes);
 
     /// <summary>The video files, in a fixed (sorted) order.</summary>
     public IReadOnlyList<string> Paths { get; }
@@ -77,21 +81,16 @@ public sealed class VideoClipDataset
         double strideDraw = rng.NextDouble(), startDraw = rng.NextDouble(), yDraw = rng.NextDouble(), xDraw = rng.NextDouble();
         bool flip = rng.NextDouble() < 0.5, reverse = rng.NextDouble() < 0.25;
         var v = Get(index);
-        int stride = strideDraw < stride2Probability && (frames - 1) * 2 + 1 <= v.Frames ? 2 : 1;
+        int count = v.Frames.Count;
+        int stride = strideDraw < stride2Probability && (frames - 1) * 2 + 1 <= count ? 2 : 1;
         int span = (frames - 1) * stride + 1;
-        int start = span <= v.Frames ? (int)(startDraw * (v.Frames - span + 1)) : 0;
+        int start = span <= count ? (int)(startDraw * (count - span + 1)) : 0;
         var idx = new int[frames];
-        for (int t = 0; t < frames; t++) idx[t] = PingPong(start + t * stride, v.Frames);
+        for (int t = 0; t < frames; t++) idx[t] = PingPong(start + t * stride, count);
         if (reverse) Array.Reverse(idx);
 
-        // Gather the selected frames as (3, T, H, W) bytes.
-        long plane = (long)v.Height * v.Width;
-        var buf = new byte[3L * frames * plane];
-        for (int c = 0; c < 3; c++)
-            for (int t = 0; t < frames; t++)
-                Array.Copy(v.Planes, ((long)c * v.Frames + idx[t]) * plane, buf, ((long)c * frames + t) * plane, plane);
         using var scope = NewDisposeScope();
-        var x = tensor(buf, [3, frames, v.Height, v.Width]).to(ScalarType.Float32).div_(127.5).sub_(1.0);
+        var x = FrameTensors.FromRgb24(idx.Select(i => v.Frames[i]).ToArray(), v.Height, v.Width).squeeze(0); // (3, T, H, W)
         if (v.Height < size || v.Width < size)
         {
             double scale = (double)size / Math.Min(v.Height, v.Width);
@@ -139,22 +138,22 @@ public sealed class VideoClipDataset
             if (_cache.TryGetValue(index, out var hit)) return hit;
         }
         var d = _decoder(Paths[index]);
-        if (d.Frames < 1 || d.Data.Length != 3L * d.Frames * d.Height * d.Width)
-            throw new InvalidDataException($"'{Paths[index]}' decoded to {d.Data.Length} samples, which is not 3×{d.Frames}×{d.Height}×{d.Width}.");
-        var planes = new byte[d.Data.Length];
-        for (long i = 0; i < planes.Length; i++)
-            planes[i] = (byte)Math.Clamp((int)MathF.Round((d.Data[i] + 1f) * 127.5f), 0, 255);
-        var entry = new Cached(planes, d.Frames, d.Height, d.Width);
+        long frameBytes = 3L * d.Height * d.Width;
+        if (d.Frames < 1) throw new InvalidDataException($"'{Paths[index]}' decoded to no frames.");
+        int bad = d.Rgb24Frames.ToList().FindIndex(f => f.Length != frameBytes);
+        if (bad >= 0)
+            throw new InvalidDataException($"'{Paths[index]}' frame {bad} decoded to {d.Rgb24Frames[bad].Length} bytes, which is not {d.Width}×{d.Height}×3 = {frameBytes}.");
+        var entry = new Cached(d.Rgb24Frames, d.Height, d.Width, frameBytes * d.Frames);
         lock (_lock)
         {
-            while (_held + planes.Length > _cacheBytes && _cache.Count > 0)
+            while (_held + entry.Bytes > _cacheBytes && _cache.Count > 0)
             {
                 var victim = _cache.Keys.First();
-                _held -= _cache[victim].Planes.Length;
+                _held -= _cache[victim].Bytes;
                 _cache.Remove(victim);
             }
             _cache[index] = entry;
-            _held += planes.Length;
+            _held += entry.Bytes;
         }
         return entry;
     }

@@ -87,7 +87,6 @@ public sealed class CompositionTests : IDisposable
     {
         var ml = new MLContext(seed: 1);
         var data = Paths(ml, Box, Mandelbrot);
-        var read = new VideoReadOptions { Width = 32, Height = 32, MaxFrames = 9 };
         var pipeline = ml.Transforms.WfVaeEncode(new WfVaeEncoderOptions
             {
                 OutputColumnName = "Latent",
@@ -100,7 +99,11 @@ public sealed class CompositionTests : IDisposable
             })
             .Append(ml.Transforms.WfVaeDecode(new WfVaeDecoderOptions { OutputColumnName = "Decoded", InputColumnName = "Latent", Model = TinyModel, ClampOutput = true }))
             .Append(ml.Transforms.CustomMapping<PsnrInput, PsnrOutput>(
-                (src, dst) => dst.Psnr = Psnr(VideoReader.ReadAll(src.Video, read).Data, src.Decoded), contractName: null));
+                (src, dst) =>
+                {
+                    using var source = ReadVideo(src.Video, 32, 32, 9);
+                    dst.Psnr = Psnr(Flat(source), src.Decoded);
+                }, contractName: null));
         using var full = pipeline.Fit(data);
         var view = full.Transform(data);
         Assert.Equal([3, 9, 32, 32], ((VectorDataViewType)view.Schema["Decoded"].Type).Dimensions.ToArray());

@@ -79,11 +79,11 @@ internal static class MLNetTestData
         if (p.ExitCode != 0) throw new InvalidOperationException($"ffmpeg {string.Join(' ', psi.ArgumentList)} failed: {err}");
     }
 
-    /// <summary>The frames the stage reads, decoded by <see cref="VideoReader.ReadAll(string, VideoReadOptions?, CancellationToken)"/> as (1, 3, T, H, W).</summary>
-    public static Tensor ReadVideo(string file, int? width = null, int? height = null, int? maxFrames = null)
+    /// <summary>The frames the stage reads, as (1, 3, T, H, W) through the one frames ↔ tensor bridge.</summary>
+    public static Tensor ReadVideo(string file, int? width = null, int? height = null, int? maxFrames = null, TimeSpan? start = null, int frameStep = 1)
     {
-        var clip = VideoReader.ReadAll(file, new VideoReadOptions { Width = width, Height = height, MaxFrames = maxFrames });
-        return torch.tensor(clip.Data, [1, 3, clip.Frames, clip.Height, clip.Width]);
+        var clip = VideoReader.ReadAllRgb24(file, new VideoReadOptions { Width = width, Height = height, MaxFrames = maxFrames, Start = start, FrameStep = frameStep });
+        return FrameTensors.FromRgb24(clip.Frames, clip.Height, clip.Width);
     }
 
     public static float[] Flat(Tensor t)

@@ -50,13 +50,19 @@ public sealed class TrainerTests : IDisposable
         {
             int k = int.Parse(path.Split('-', '.')[1], System.Globalization.CultureInfo.InvariantCulture);
             const int t = 9, h = 20, w = 20;
-            var data = new float[3 * t * h * w];
-            for (int c = 0; c < 3; c++)
-                for (int f = 0; f < t; f++)
+            var frames = new byte[t][];
+            for (int f = 0; f < t; f++)
+            {
+                frames[f] = new byte[h * w * 3];
+                for (int c = 0; c < 3; c++)
                     for (int y = 0; y < h; y++)
                         for (int x = 0; x < w; x++)
-                            data[((c * t + f) * h + y) * w + x] = MathF.Sin(0.3f * (x + f * (k + 1)) + 0.5f * c + k) * MathF.Cos(0.25f * y - 0.2f * f) * 0.8f;
-            return new DecodedVideo(data, t, h, w);
+                        {
+                            float v = MathF.Sin(0.3f * (x + f * (k + 1)) + 0.5f * c + k) * MathF.Cos(0.25f * y - 0.2f * f) * 0.8f;
+                            frames[f][(y * w + x) * 3 + c] = (byte)Math.Clamp((int)MathF.Round((v + 1f) * 127.5f), 0, 255);
+                        }
+            }
+            return new DecodedVideo(frames, h, w);
         });
 
     private static Dictionary<string, float[]> Weights(WfVaeTrainer tr) =>

@@ -6,10 +6,10 @@ namespace WfVae.Tests.Video;
 [Collection("Video")]
 public sealed class VideoErrorTests(VideoFixture fx)
 {
-    public static TheoryData<string> ReadOperations => new() { "Probe", "Frames", "Chunks", "ReadAll" };
+    public static TheoryData<string> ReadOperations => new() { "Probe", "Frames", "ReadAll" };
 
     // Reading always probes first, so for errors found by the probe two entry points are enough.
-    public static TheoryData<string> ProbeAndRead => new() { "Probe", "Chunks" };
+    public static TheoryData<string> ProbeAndRead => new() { "Probe", "ReadAll" };
 
     private static void Read(string op, string file)
     {
@@ -17,8 +17,7 @@ public sealed class VideoErrorTests(VideoFixture fx)
         {
             case "Probe": VideoReader.Probe(file); break;
             case "Frames": VideoReader.ReadFramesRgb24(file).ToList(); break;
-            case "Chunks": VideoReader.ReadChunks(file, 4).ToList(); break;
-            default: VideoReader.ReadAll(file); break;
+            default: VideoReader.ReadAllRgb24(file); break;
         }
     }
 
@@ -113,13 +112,13 @@ public sealed class VideoErrorTests(VideoFixture fx)
         FfmpegTools.BinaryFolderOverride.Value = emptyBin;
         try
         {
-            foreach (string op in new[] { "Probe", "Frames", "Chunks", "ReadAll" })
+            foreach (string op in new[] { "Probe", "Frames", "ReadAll" })
             {
                 var ex = AssertFails(op, fx.Testsrc, "apt-get install ffmpeg");
                 Assert.Contains("PATH", ex.Message);
                 Assert.Contains(emptyBin, ex.Message);
             }
-            var wex = Assert.Throws<VideoIOException>(() => VideoWriter.WriteMp4(mp4, new float[3 * 2 * 8 * 8], 2, 8, 8));
+            var wex = Assert.Throws<VideoIOException>(() => VideoWriter.WriteMp4(mp4, [new byte[8 * 8 * 3], new byte[8 * 8 * 3]], 8, 8));
             Assert.Contains(mp4, wex.Message);
             Assert.Contains("apt-get install ffmpeg", wex.Message);
         }
@@ -180,10 +179,10 @@ public sealed class VideoErrorTests(VideoFixture fx)
     public void WriteMp4_MissingOutputFolder_Throws()
     {
         string file = Path.Combine(fx.Dir, "no such folder", "out.mp4");
-        var ex = Assert.Throws<VideoIOException>(() => VideoWriter.WriteMp4(file, new float[3 * 8 * 8], 1, 8, 8));
+        var ex = Assert.Throws<VideoIOException>(() => VideoWriter.WriteMp4(file, [new byte[8 * 8 * 3]], 8, 8));
         Assert.Contains(file, ex.Message);
         Assert.Contains("does not exist", ex.Message);
-        var pex = Assert.Throws<VideoIOException>(() => VideoWriter.WriteFrameStripPng(Path.ChangeExtension(file, ".png"), new float[3 * 8 * 8], 1, 8, 8));
+        var pex = Assert.Throws<VideoIOException>(() => VideoWriter.WriteFrameStripPng(Path.ChangeExtension(file, ".png"), [new byte[8 * 8 * 3]], 8, 8));
         Assert.Contains("does not exist", pex.Message);
         Assert.False(Directory.Exists(Path.GetDirectoryName(file)));
     }

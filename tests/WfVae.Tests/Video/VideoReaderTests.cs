@@ -121,76 +121,21 @@ public sealed class VideoReaderTests(VideoFixture fx)
         Assert.Equal(new[] { reference[8], reference[10], reference[12], reference[14] }, got);
     }
 
-    [Theory]
-    [InlineData(8, new[] { 1, 8, 8, 8, 8 })]
-    [InlineData(5, new[] { 1, 5, 5, 5, 5, 5, 5, 2 })]
-    [InlineData(1, new[] { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 })]
-    public void ReadChunks_FirstChunkOneFrameThenChunkFrames(int chunkFrames, int[] expectedFrames)
+    [Fact]
+    public void ReadAllRgb24_WithOptions_ResizesAndLimits()
     {
-        int frameFloats = 3 * 48 * 64;
-        var sizes = VideoReader.ReadChunks(fx.Testsrc, chunkFrames).Select(c =>
-        {
-            Assert.Equal(0, c.Length % frameFloats);
-            return c.Length / frameFloats;
-        }).ToArray();
-        Assert.Equal(expectedFrames, sizes);
+        var clip = VideoReader.ReadAllRgb24(fx.Testsrc, new VideoReadOptions { Width = 16, Height = 16, MaxFrames = 7 });
+        Assert.Equal((7, 16, 16), (clip.Frames.Count, clip.Height, clip.Width));
+        Assert.All(clip.Frames, f => Assert.Equal(16 * 16 * 3, f.Length));
     }
 
     [Fact]
-    public void ReadChunks_PlanarLayoutAndRange()
-    {
-        const int w = 64, h = 64, hw = w * h;
-        var reference = fx.Decoded(fx.MovingBox, w, h);
-        int first = 0;
-        float min = float.MaxValue, max = float.MinValue;
-        foreach (float[] chunk in VideoReader.ReadChunks(fx.MovingBox, 4))
-        {
-            int t = chunk.Length / (3 * hw);
-            for (int c = 0; c < 3; c++)
-            for (int i = 0; i < t; i++)
-            for (int p = 0; p < hw; p++)
-            {
-                float v = chunk[(c * t + i) * hw + p];
-                float expected = reference[first + i][p * 3 + c] / 127.5f - 1f;
-                if (v != expected)
-                    Assert.Fail($"frame {first + i}, channel {c}, pixel {p}: {v} != {expected}");
-                min = Math.Min(min, v);
-                max = Math.Max(max, v);
-            }
-            first += t;
-        }
-        Assert.Equal(reference.Count, first);
-        Assert.Equal(-1f, min);
-        Assert.Equal(1f, max);
-    }
-
-    [Fact]
-    public void ReadChunks_WithOptions_ResizesAndLimits()
-    {
-        var chunks = VideoReader.ReadChunks(fx.Testsrc, 4, new VideoReadOptions { Width = 16, Height = 16, MaxFrames = 7 }).ToList();
-        Assert.Equal(new[] { 1, 4, 2 }, chunks.Select(c => c.Length / (3 * 16 * 16)));
-        Assert.All(chunks, c => Assert.All(c, v => Assert.InRange(v, -1f, 1f)));
-    }
-
-    [Fact]
-    public void ReadAll_BothOverloadsMatchChunks()
+    public void ReadAllRgb24_MatchesTheFrameStream()
     {
         var opts = new VideoReadOptions { MaxFrames = 9 };
-        VideoClip clip = VideoReader.ReadAll(fx.Testsrc, opts);
-        Assert.Equal((9, 48, 64), (clip.Frames, clip.Height, clip.Width));
-        Assert.Equal(3 * 9 * 48 * 64, clip.Data.Length);
-
-        float[] data = VideoReader.ReadAll(fx.Testsrc, opts, out int frames, out int height, out int width);
-        Assert.Equal((9, 48, 64), (frames, height, width));
-        Assert.Equal(clip.Data, data);
-
-        // The same values as one 9-frame chunk (chunk 1 then 8 would split it; so compare frame by frame through rgb).
-        var rgb = VideoReader.ReadFramesRgb24(fx.Testsrc, opts).ToList();
-        int hw = 48 * 64;
-        for (int t = 0; t < 9; t++)
-            for (int p = 0; p < hw; p += 97)
-                for (int c = 0; c < 3; c++)
-                    Assert.Equal(rgb[t][p * 3 + c] / 127.5f - 1f, data[(c * 9 + t) * hw + p]);
+        var clip = VideoReader.ReadAllRgb24(fx.Testsrc, opts);
+        Assert.Equal((9, 48, 64), (clip.Frames.Count, clip.Height, clip.Width));
+        Assert.Equal(VideoReader.ReadFramesRgb24(fx.Testsrc, opts).ToList(), clip.Frames);
     }
 
     [Theory]
@@ -214,15 +159,7 @@ public sealed class VideoReaderTests(VideoFixture fx)
         Assert.Equal(field, ex.ParamName);
         Assert.Contains("VideoReadOptions." + field, ex.Message);
         Assert.Matches(@"\[|>=", ex.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => VideoReader.ReadChunks(fx.Testsrc, 4, opts));
-        Assert.Throws<ArgumentOutOfRangeException>(() => VideoReader.ReadAll(fx.Testsrc, opts));
-    }
-
-    [Fact]
-    public void ReadChunks_NonPositiveChunkFrames_Throws()
-    {
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => VideoReader.ReadChunks(fx.Testsrc, 0));
-        Assert.Equal("chunkFrames", ex.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => VideoReader.ReadAllRgb24(fx.Testsrc, opts));
     }
 
     [Fact]
@@ -262,7 +199,7 @@ public sealed class VideoReaderTests(VideoFixture fx)
             int seen = 0;
             Assert.ThrowsAny<OperationCanceledException>(() =>
             {
-                foreach (var chunk in VideoReader.ReadChunks(longClip, 4, ct: cts.Token))
+                foreach (var frame in VideoReader.ReadFramesRgb24(longClip, ct: cts.Token))
                 {
                     if (++seen == 2)
                         cts.Cancel();

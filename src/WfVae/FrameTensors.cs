@@ -1,10 +1,11 @@
 using static TorchSharp.torch;
 
-namespace WfVae.Pipeline;
+namespace WfVae;
 
 /// <summary>
 /// The frames ↔ tensor bridge: packed rgb24 frames (H·W·3 bytes each) to (1, 3, T, H, W) video in [-1, 1]
-/// (<c>byte / 127.5 − 1</c>) and back (clamped, rounded). Every caller converts through here.
+/// (<c>byte / 127.5 − 1</c>) and back (clamped, rounded). Every caller converts through here: the streaming
+/// pipeline, training clips, the ML.NET stages and the notebooks.
 /// </summary>
 public static class FrameTensors
 {
