@@ -85,7 +85,7 @@ public sealed class ChannelPaddingTests
         using var scope = NewDisposeScope();
         using var conv = new FrameConv2d(inCh, outCh, 3, 1, 1);
         var x = rand(new long[] { 1, inCh, frames, size, size }, generator: new Generator(2)) * 2 - 1;
-        var y = conv.Forward(x, Passes.Whole());
+        var y = conv.call(x, Passes.Whole());
         var reference = nn.functional.conv3d(x.to(ScalarType.Float64), conv.weight.unsqueeze(2).to(ScalarType.Float64), conv.bias.to(ScalarType.Float64), padding: [0, 1, 1]);
         AssertClose(reference.to(ScalarType.Float32), y, 1e-4, $"{inCh}-channel frame conv at {size}px x {frames} frames");
     }

@@ -78,8 +78,8 @@ public sealed class WinogradConvTests
         using var conv = new CausalConv3d(96, 64, 3, 1, 1);
         using var x = randn(new long[] { 1, 96, 6, 16, 20 });
         Tensor direct, wino;
-        using (enable_grad()) direct = conv.Forward(x, Passes.Training()).detach();
-        using (inference_mode()) wino = conv.Forward(x, Passes.Whole());
+        using (enable_grad()) direct = conv.call(x, Passes.Training()).detach();
+        using (inference_mode()) wino = conv.call(x, Passes.Whole());
         using (direct) using (wino) AssertClose(direct, wino, "whole video");
     }
 
@@ -107,8 +107,8 @@ public sealed class WinogradConvTests
         using var cache = new CausalCache(CacheDirection.Decode);
         using var mode = inference ? inference_mode() : enable_grad();
         var pass = inference ? Passes.Chunk(cache, options) : Passes.Training(cache);
-        var first = conv.Forward(x1, pass).detach();
-        var next = conv.Forward(x2, pass).detach();
+        var first = conv.call(x1, pass).detach();
+        var next = conv.call(x2, pass).detach();
         return (first, next);
     }
 
