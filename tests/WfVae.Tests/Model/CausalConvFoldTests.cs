@@ -7,7 +7,7 @@ namespace WfVae.Tests.Model;
 /// Inference folds the replicated front-padding frames of the first chunk into the kernel; it must match the padded
 /// convolution (outputs and the Causal Cache tail it leaves) for every short and long first chunk.
 /// </summary>
-[Collection("Torch")]
+[Collection(GlobalTorchStateCollection.Name)]
 public sealed class CausalConvFoldTests
 {
     [Theory]

@@ -6,7 +6,6 @@ using static WfVae.Tests.Model.FixtureData;
 namespace WfVae.Tests.Model;
 
 /// <summary>Number-for-number parity with the official WFVAEModel on ../shared/fixtures/wfvae-tiny.</summary>
-[Collection("Torch")]
 public sealed class ParityTests : IClassFixture<TinyModelFixture>
 {
     private readonly WfVaeModel _model;

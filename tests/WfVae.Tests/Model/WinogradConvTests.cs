@@ -7,7 +7,7 @@ namespace WfVae.Tests.Model;
 /// Inference runs wide 3×3 convolutions as Winograd F(2×2, 3×3) or F(4×4, 3×3) products; they must match the direct convolution
 /// (outputs and the Causal Cache tail) for first and later chunks, odd frame sizes and batches.
 /// </summary>
-[Collection("Torch")]
+[Collection(GlobalTorchStateCollection.Name)]
 public sealed class WinogradConvTests
 {
     [Theory]
