@@ -16,17 +16,14 @@ internal static class FfmpegTools
     private const string InstallHint =
         "install it (Debian/Ubuntu: `apt-get install ffmpeg`) or put ffmpeg and ffprobe on PATH, or set " + DirectoryEnvVar + " to their folder";
 
-    /// <summary>Test hook: a binary folder that wins over the environment variable and FFMpegCore's options (this async flow only).</summary>
-    internal static readonly AsyncLocal<string?> BinaryFolderOverride = new();
-
-    /// <summary>Test hook: called with the process id of every ffmpeg/ffprobe process started in this async flow.</summary>
-    internal static readonly AsyncLocal<Action<int>?> ProcessStarted = new();
-
-    /// <summary>Resolves the full path of <paramref name="tool"/> ("ffmpeg" or "ffprobe"); errors name <paramref name="forFile"/>.</summary>
-    public static string Resolve(string tool, string forFile)
+    /// <summary>
+    /// Resolves the full path of <paramref name="tool"/> ("ffmpeg" or "ffprobe"); errors name <paramref name="forFile"/>.
+    /// <paramref name="ffmpegFolder"/> (the caller's option) wins over the environment variable and FFMpegCore's options.
+    /// </summary>
+    public static string Resolve(string tool, string forFile, string? ffmpegFolder = null)
     {
         string exeName = OperatingSystem.IsWindows() ? tool + ".exe" : tool;
-        (string? folder, string source) = ConfiguredFolder();
+        (string? folder, string source) = ConfiguredFolder(ffmpegFolder);
         if (folder is not null)
         {
             string candidate = Path.Combine(folder, exeName);
@@ -52,10 +49,10 @@ internal static class FfmpegTools
         throw new VideoIOException(forFile, $"{tool} is not installed or not on PATH; {InstallHint}.");
     }
 
-    private static (string? Folder, string Source) ConfiguredFolder()
+    private static (string? Folder, string Source) ConfiguredFolder(string? ffmpegFolder)
     {
-        if (BinaryFolderOverride.Value is { Length: > 0 } o)
-            return (o, "a test override");
+        if (ffmpegFolder is { Length: > 0 } o)
+            return (o, "the FfmpegFolder option");
         if (Environment.GetEnvironmentVariable(DirectoryEnvVar) is { Length: > 0 } env)
             return (env, "the " + DirectoryEnvVar + " environment variable");
         if (GlobalFFOptions.Current.BinaryFolder is { Length: > 0 } ff)
@@ -64,9 +61,9 @@ internal static class FfmpegTools
     }
 
     /// <summary>Starts <paramref name="tool"/> with stderr captured; stdout/stdin redirected as asked.</summary>
-    public static ToolProcess Start(string tool, string forFile, IEnumerable<string> arguments, bool redirectStdin, bool redirectStdout)
+    public static ToolProcess Start(string tool, string forFile, IEnumerable<string> arguments, bool redirectStdin, bool redirectStdout, string? ffmpegFolder)
     {
-        string exe = Resolve(tool, forFile);
+        string exe = Resolve(tool, forFile, ffmpegFolder);
         var psi = new ProcessStartInfo(exe)
         {
             UseShellExecute = false,
@@ -89,7 +86,6 @@ internal static class FfmpegTools
             throw new VideoIOException(forFile, $"could not start {tool} ('{exe}'): {ex.Message}; {InstallHint}.", ex);
         }
         process.BeginErrorReadLine();
-        ProcessStarted.Value?.Invoke(process.Id);
         return result;
     }
 
@@ -99,20 +95,20 @@ internal static class FfmpegTools
     /// The option that makes ffmpeg pass frames through without duplicating or dropping any (needed after <c>select</c>
     /// and for variable-rate input): <c>-fps_mode passthrough</c> from ffmpeg 5.1, <c>-vsync passthrough</c> before.
     /// </summary>
-    public static string[] PassthroughOption(string forFile)
+    public static string[] PassthroughOption(string forFile, string? ffmpegFolder)
     {
-        var version = Version(forFile);
+        var version = Version(forFile, ffmpegFolder);
         bool old = version is { } v && (v.Major < 5 || (v.Major == 5 && v.Minor < 1));
         return old ? ["-vsync", "passthrough"] : ["-fps_mode", "passthrough"];
     }
 
     /// <summary>ffmpeg's release version, or null for builds whose version string is not a release number (git builds are recent).</summary>
-    private static (int Major, int Minor)? Version(string forFile)
+    private static (int Major, int Minor)? Version(string forFile, string? ffmpegFolder)
     {
-        string exe = Resolve("ffmpeg", forFile);
-        return VersionCache.GetOrAdd(exe, static (_, file) =>
+        string exe = Resolve("ffmpeg", forFile, ffmpegFolder);
+        return VersionCache.GetOrAdd(exe, static (exe, file) =>
         {
-            using var proc = Start("ffmpeg", file, ["-hide_banner", "-version"], redirectStdin: false, redirectStdout: true);
+            using var proc = Start("ffmpeg", file, ["-hide_banner", "-version"], redirectStdin: false, redirectStdout: true, Path.GetDirectoryName(exe));
             string text = proc.Process.StandardOutput.ReadToEnd();
             proc.WaitForExit();
             var m = Regex.Match(text, @"^ffmpeg version n?(\d+)\.(\d+)");

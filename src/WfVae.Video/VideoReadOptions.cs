@@ -1,7 +1,7 @@
 namespace WfVae.Video;
 
 /// <summary>
-/// How to decode a video: target size (cover-scale then centre-crop), frame step, start time and frame limit.
+/// How to decode a video: target size (cover-scale then centre-crop), frame step, start time, frame limit and which ffmpeg.
 /// All values are checked by <see cref="Validate"/>, which every reader method calls.
 /// </summary>
 public sealed record VideoReadOptions
@@ -30,6 +30,12 @@ public sealed record VideoReadOptions
 
     /// <summary>Stop after this many frames have been produced (after <see cref="FrameStep"/>). Null reads to the end.</summary>
     public int? MaxFrames { get; init; }
+
+    /// <summary>
+    /// Folder holding ffmpeg and ffprobe for this read; wins over the <c>WFVAE_FFMPEG_DIR</c> variable and FFMpegCore's
+    /// <c>GlobalFFOptions.BinaryFolder</c>. Null: those, then PATH.
+    /// </summary>
+    public string? FfmpegFolder { get; init; }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid field and its valid range.</summary>
     public void Validate()

@@ -18,11 +18,13 @@ namespace WfVae.Video;
 public static class VideoReader
 {
     /// <summary>Probes <paramref name="path"/> with ffprobe and describes its primary video stream.</summary>
+    /// <param name="path">Video file.</param>
+    /// <param name="options">Only <see cref="VideoReadOptions.FfmpegFolder"/> matters here; null finds ffprobe as usual.</param>
     /// <exception cref="VideoIOException">Missing file, not a media file, no video stream, zero frames, or ffprobe missing.</exception>
-    public static VideoInfo Probe(string path)
+    public static VideoInfo Probe(string path, VideoReadOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        return ProbeCore(path, countFrames: true).Info;
+        return ProbeCore(path, countFrames: true, options?.FfmpegFolder).Info;
     }
 
     /// <summary>The (height, width) of the frames that reading <paramref name="info"/> with <paramref name="options"/> produces.</summary>
@@ -59,7 +61,7 @@ public static class VideoReader
         var opts = options ?? VideoReadOptions.Default;
         opts.Validate();
         ct.ThrowIfCancellationRequested();
-        var (probe, streamIndex) = ProbeCore(path, countFrames: false);
+        var (probe, streamIndex) = ProbeCore(path, countFrames: false, opts.FfmpegFolder);
         var (h, w) = GetOutputSize(probe, opts);
         var frames = new List<byte[]>();
         foreach (byte[] f in DecodeIterator(probe, streamIndex, opts, ct)) frames.Add(f);
@@ -70,7 +72,7 @@ public static class VideoReader
     private static IEnumerable<byte[]> FramesIterator(string path, VideoReadOptions opts, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        var (probe, streamIndex) = ProbeCore(path, countFrames: false);
+        var (probe, streamIndex) = ProbeCore(path, countFrames: false, opts.FfmpegFolder);
         foreach (byte[] f in DecodeIterator(probe, streamIndex, opts, ct))
             yield return f;
     }
@@ -85,7 +87,7 @@ public static class VideoReader
         int frameBytes = (int)frameBytesLong;
 
         var args = BuildDecodeArguments(info, streamIndex, opts, width, height);
-        using var proc = FfmpegTools.Start("ffmpeg", info.Path, args, redirectStdin: false, redirectStdout: true);
+        using var proc = FfmpegTools.Start("ffmpeg", info.Path, args, redirectStdin: false, redirectStdout: true, opts.FfmpegFolder);
         using var registration = ct.Register(static p => ((ToolProcess)p!).Kill(), proc);
         Stream stdout = proc.Process.StandardOutput.BaseStream;
         int produced = 0;
@@ -148,7 +150,7 @@ public static class VideoReader
         }
         if (filters.Count > 0)
             args.AddRange(["-vf", string.Join(",", filters)]);
-        args.AddRange(FfmpegTools.PassthroughOption(info.Path));
+        args.AddRange(FfmpegTools.PassthroughOption(info.Path, opts.FfmpegFolder));
         if (opts.MaxFrames is { } max)
             args.AddRange(["-frames:v", max.ToString(CultureInfo.InvariantCulture)]);
         args.AddRange(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
@@ -159,7 +161,7 @@ public static class VideoReader
     /// Probes the file. With <paramref name="countFrames"/> false (used before decoding, which finds the real count anyway),
     /// a missing <c>nb_frames</c> is estimated from duration and rate instead of demuxing the whole file, and zero is allowed.
     /// </summary>
-    internal static (VideoInfo Info, int StreamIndex) ProbeCore(string path, bool countFrames)
+    internal static (VideoInfo Info, int StreamIndex) ProbeCore(string path, bool countFrames, string? ffmpegFolder)
     {
         string full = Path.GetFullPath(path);
         if (Directory.Exists(full))
@@ -179,7 +181,7 @@ public static class VideoReader
         [
             "-hide_banner", "-loglevel", "error", "-print_format", "json",
             "-show_format", "-sexagesimal", "-show_streams", FfmpegTools.FileArgument(full),
-        ], "ffprobe could not read it as a media file (not a video, or truncated/corrupt)");
+        ], "ffprobe could not read it as a media file (not a video, or truncated/corrupt)", ffmpegFolder);
 
         IMediaAnalysis analysis;
         try
@@ -211,7 +213,7 @@ public static class VideoReader
         FFProbeStream? raw = analysis.Raw.Streams.FirstOrDefault(s => s.Index == stream.Index);
         int frames = raw is not null && TryGetCount(raw.ExtensionData, "nb_frames", out int nb) && nb > 0
             ? nb
-            : countFrames ? CountPackets(full, stream.Index) : 0;
+            : countFrames ? CountPackets(full, stream.Index, ffmpegFolder) : 0;
         if (frames <= 0 && fps > 0 && duration > TimeSpan.Zero)
             frames = (int)Math.Min(int.MaxValue, Math.Round(duration.TotalSeconds * fps));
         if (frames <= 0 && countFrames)
@@ -227,14 +229,14 @@ public static class VideoReader
     private static bool IsAttachedPicture(VideoStream s) =>
         s.Disposition is not null && s.Disposition.TryGetValue("attached_pic", out bool pic) && pic;
 
-    private static int CountPackets(string full, int streamIndex)
+    private static int CountPackets(string full, int streamIndex, string? ffmpegFolder)
     {
         string json = RunProbe(full,
         [
             "-hide_banner", "-loglevel", "error", "-print_format", "json", "-count_packets",
             "-select_streams", streamIndex.ToString(CultureInfo.InvariantCulture),
             "-show_entries", "stream=nb_read_packets", FfmpegTools.FileArgument(full),
-        ], "ffprobe could not count the video packets (truncated/corrupt file)");
+        ], "ffprobe could not count the video packets (truncated/corrupt file)", ffmpegFolder);
         try
         {
             using var doc = JsonDocument.Parse(json);
@@ -266,9 +268,9 @@ public static class VideoReader
         };
     }
 
-    private static string RunProbe(string full, List<string> args, string failure)
+    private static string RunProbe(string full, List<string> args, string failure, string? ffmpegFolder)
     {
-        using var proc = FfmpegTools.Start("ffprobe", full, args, redirectStdin: false, redirectStdout: true);
+        using var proc = FfmpegTools.Start("ffprobe", full, args, redirectStdin: false, redirectStdout: true, ffmpegFolder);
         string json = proc.Process.StandardOutput.ReadToEnd();
         int exit = proc.WaitForExit();
         if (exit != 0)

@@ -13,22 +13,20 @@ public static class VideoWriter
     /// <summary>Constant rate factor used with libx264 (near-transparent quality).</summary>
     public const int X264Crf = 10;
 
-    /// <summary>Test hook: pretend libx264 is missing so that the mpeg4 fallback is used (this async flow only).</summary>
-    internal static readonly AsyncLocal<bool> ForceMpeg4Fallback = new();
-
     private static readonly ConcurrentDictionary<string, bool> HasLibx264Cache = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Writes packed rgb24 frames (<c>height * width * 3</c> bytes each) as an mp4 file. Uses libx264 at CRF
     /// <see cref="X264Crf"/> with full-resolution chroma (yuv444p); if ffmpeg lacks libx264, mpeg4 at high quality
-    /// (<c>-q:v 2</c>, yuv420p).
+    /// (<c>-q:v 2</c>, yuv420p); <paramref name="options"/> can choose the encoder.
     /// </summary>
     /// <param name="path">Output file (its folder must exist); replaced only when the write succeeds.</param>
     /// <param name="rgbFrames">Frames, enumerated once while ffmpeg encodes them.</param>
     /// <param name="height">Frame height.</param>
     /// <param name="width">Frame width.</param>
     /// <param name="fps">Frame rate of the written file.</param>
-    public static void WriteMp4(string path, IEnumerable<byte[]> rgbFrames, int height, int width, double fps = 8)
+    /// <param name="options">Encoder and ffmpeg location; null is <see cref="VideoWriteOptions.Default"/>.</param>
+    public static void WriteMp4(string path, IEnumerable<byte[]> rgbFrames, int height, int width, double fps = 8, VideoWriteOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(rgbFrames);
@@ -36,9 +34,19 @@ public static class VideoWriter
         if (!(fps > 0) || !double.IsFinite(fps) || fps > 1000)
             throw new ArgumentOutOfRangeException(nameof(fps), fps, "fps must be in (0, 1000].");
 
+        var opts = options ?? VideoWriteOptions.Default;
+        if (!Enum.IsDefined(opts.Encoder))
+            throw new ArgumentOutOfRangeException(nameof(options), opts.Encoder, "VideoWriteOptions.Encoder must be Automatic, Libx264 or Mpeg4.");
         string full = Path.GetFullPath(path);
         string temp = TempPathFor(full);
-        bool libx264 = !ForceMpeg4Fallback.Value && HasLibx264(full);
+        bool libx264 = opts.Encoder switch
+        {
+            Mp4Encoder.Mpeg4 => false,
+            Mp4Encoder.Libx264 => HasLibx264(full, opts.FfmpegFolder)
+                ? true
+                : throw new VideoIOException(full, "the ffmpeg build has no libx264 encoder; use Mp4Encoder.Automatic or Mpeg4."),
+            _ => HasLibx264(full, opts.FfmpegFolder),
+        };
         int frameBytes = checked(height * width * 3);
         try
         {
@@ -62,7 +70,7 @@ public static class VideoWriter
             args.AddRange(["-colorspace", "smpte170m", "-movflags", "+faststart", "-f", "mp4", FfmpegTools.FileArgument(temp)]);
 
             int written = 0;
-            using (var proc = FfmpegTools.Start("ffmpeg", full, args, redirectStdin: true, redirectStdout: false))
+            using (var proc = FfmpegTools.Start("ffmpeg", full, args, redirectStdin: true, redirectStdout: false, opts.FfmpegFolder))
             {
                 Stream stdin = proc.Process.StandardInput.BaseStream;
                 bool pipeBroken = false;
@@ -184,12 +192,12 @@ public static class VideoWriter
         }
     }
 
-    private static bool HasLibx264(string forFile)
+    private static bool HasLibx264(string forFile, string? ffmpegFolder)
     {
-        string exe = FfmpegTools.Resolve("ffmpeg", forFile);
+        string exe = FfmpegTools.Resolve("ffmpeg", forFile, ffmpegFolder);
         return HasLibx264Cache.GetOrAdd(exe, static (e, file) =>
         {
-            using var proc = FfmpegTools.Start("ffmpeg", file, ["-hide_banner", "-loglevel", "error", "-encoders"], redirectStdin: false, redirectStdout: true);
+            using var proc = FfmpegTools.Start("ffmpeg", file, ["-hide_banner", "-loglevel", "error", "-encoders"], redirectStdin: false, redirectStdout: true, Path.GetDirectoryName(e));
             string list = proc.Process.StandardOutput.ReadToEnd();
             proc.WaitForExit();
             return list.Split('\n').Any(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [_, "libx264", ..]);

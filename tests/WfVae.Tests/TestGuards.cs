@@ -20,7 +20,9 @@ internal static class TestGuards
 }
 
 /// <summary>
-/// Fails any test that leaves process-wide torch state changed: grad mode, intra-op threads, the allocator poison. State leaking from one test into the next made results depend on test order.
+/// Fails any test that leaves torch state changed: grad mode, intra-op threads, the allocator poison. State leaking from one test into the next made results depend on test order.
+/// Grad mode is per thread, so it is checked on the test's own thread; the thread count and the poison are process-wide, and only
+/// tests in <see cref="GlobalTorchStateCollection"/> (which run alone) may change them, so a parallel test never sees a neighbour's change.
 /// </summary>
 [AttributeUsage(AttributeTargets.Assembly | AttributeTargets.Class | AttributeTargets.Method)]
 public sealed class RestoresGlobalTorchStateAttribute : BeforeAfterTestAttribute

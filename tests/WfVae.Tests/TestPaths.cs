@@ -40,6 +40,12 @@ internal static class TestPaths
     }
 }
 
-/// <summary>Torch-heavy tests share one collection so they run one at a time on CI's 2 cores.</summary>
-[CollectionDefinition("Torch", DisableParallelization = true)]
-public sealed class TorchCollection { }
+/// <summary>
+/// Tests that change process-wide libtorch state (the intra-op thread count, the global generator's sequence through
+/// manual_seed) run alone, after the parallel tests; every other test class is its own collection and runs in parallel.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GlobalTorchStateCollection
+{
+    public const string Name = "GlobalTorchState";
+}

@@ -226,7 +226,7 @@ internal static class BenchRunner
                     outputs["encode/" + mode] = last!;
                     results.Add(CaseJson("encode", f, mode, mode == "whole" ? null : chunk.Frames, o.EncodeDType, r, macs[f].EncodeMacs, f, log));
                     if (o.Profile)
-                        profiles.Add(ProfileJson("encode", f, mode, () => { using var p = model.Encode(video, chunk); }));
+                        profiles.Add(ProfileJson(model, "encode", f, mode, () => { using var p = model.Encode(video, chunk); }));
                 }
                 latent = outputs.GetValueOrDefault("encode/whole") ?? outputs.GetValueOrDefault("encode/chunked");
                 if (outputs.TryGetValue("encode/whole", out var a) && outputs.TryGetValue("encode/chunked", out var b))
@@ -254,7 +254,7 @@ internal static class BenchRunner
                     outputs["decode/" + mode] = last!;
                     results.Add(CaseJson("decode", f, mode, mode == "whole" ? null : chunk.Frames, o.DecodeDType, r, macs[f].DecodeMacs, f, log));
                     if (o.Profile)
-                        profiles.Add(ProfileJson("decode", f, mode, () => { using var v = model.Decode(lat, chunk); }));
+                        profiles.Add(ProfileJson(model, "decode", f, mode, () => { using var v = model.Decode(lat, chunk); }));
                 }
                 if (outputs.TryGetValue("decode/whole", out var a) && outputs.TryGetValue("decode/chunked", out var b))
                     chunkDiffs.Add(new JsonObject { ["phase"] = "decode", ["frames"] = f, ["max_abs_diff"] = MaxAbs(a, b) });
@@ -348,9 +348,9 @@ internal static class BenchRunner
         return j;
     }
 
-    private static JsonObject ProfileJson(string phase, int frames, string mode, Action run)
+    private static JsonObject ProfileJson(WfVaeModel model, string phase, int frames, string mode, Action run)
     {
-        using var probe = ModelProbe.Start(countMacs: false, timeBlocks: true, trackPeakRss: true);
+        using var probe = ModelProbe.Attach(model, countMacs: false, timeBlocks: true, trackPeakRss: true);
         long t0 = Stopwatch.GetTimestamp();
         run();
         double total = Stopwatch.GetElapsedTime(t0).TotalSeconds;

@@ -1,25 +1,38 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using WfVae.Profiling;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
 namespace WfVae.Modules;
 
-/// <summary>A block that runs on (B, C, T, H, W) video, optionally one chunk at a time with a caller-owned cache.</summary>
-internal abstract class CausalBlock : nn.Module
+/// <summary>
+/// A block that runs on (B, C, T, H, W) video, optionally one chunk at a time with a caller-owned cache:
+/// <c>forward(x, pass)</c> runs on one chunk, <c>pass</c> carrying the cache (null: the whole video in one
+/// call) and the inference options. Callers use <c>call</c>, so forward hooks (the profiler's) see every block.
+/// </summary>
+internal abstract class CausalBlock : nn.Module<Tensor, ForwardPass, Tensor>
 {
     protected CausalBlock(string name) : base(name) { }
 
-    /// <summary>Runs on one chunk; <paramref name="pass"/> carries the cache (null: the whole video in one call) and the inference options.</summary>
-    public abstract Tensor Forward(Tensor x, ForwardPass pass);
-
     /// <summary>
-    /// Like <see cref="Forward(Tensor, ForwardPass)"/>, for a caller that no longer needs <paramref name="x"/>: blocks that
+    /// Like <c>call(x, pass)</c>, hooks included, for a caller that no longer needs <paramref name="x"/>: blocks that
     /// copy their input first (causal padding) dispose the handles in <paramref name="release"/> right after the copy,
-    /// so the input's storage is freed before the convolution allocates its output.
+    /// so the input's storage is freed before the convolution allocates its output. Post-hooks see x released.
     /// </summary>
-    public virtual Tensor ForwardReleasing(Tensor x, ForwardPass pass, params Tensor[] release) => Forward(x, pass);
+    public Tensor CallReleasing(Tensor x, ForwardPass pass, params Tensor[] release)
+    {
+        // The hook order of TorchSharp's call(x, pass), around the releasing forward.
+        foreach (var hook in module_pre_hooks.Values) hook(this);
+        foreach (var hook in pre_hooks.Values)
+            if (hook(this, x, pass) is { } changed) (x, pass) = changed;
+        var y = ForwardReleasing(x, pass, release);
+        foreach (var hook in post_hooks.Values) y = hook(this, x, pass, y) ?? y;
+        foreach (var hook in module_post_hooks.Values) hook(this);
+        return y;
+    }
+
+    /// <summary>The forward behind <see cref="CallReleasing"/>; blocks that copy their input first override it.</summary>
+    protected virtual Tensor ForwardReleasing(Tensor x, ForwardPass pass, Tensor[] release) => forward(x, pass);
 }
 
 /// <summary>Holds a conv's <c>weight</c> (and optional <c>bias</c>) under the PyTorch names.</summary>
@@ -68,9 +81,9 @@ internal sealed class CausalConv3d : CausalBlock
     public Tensor Weight => conv.weight;
     public Tensor? Bias => conv.bias;
 
-    public override Tensor Forward(Tensor x, ForwardPass pass) => ForwardReleasing(x, pass);
+    public override Tensor forward(Tensor x, ForwardPass pass) => ForwardReleasing(x, pass, []);
 
-    public override Tensor ForwardReleasing(Tensor x, ForwardPass pass, params Tensor[] release)
+    protected override Tensor ForwardReleasing(Tensor x, ForwardPass pass, Tensor[] release)
     {
         Tensor y;
         if (_st == 1 && WinogradConv.Applies(x, conv.weight, _stride[1], _padding[1], pass))
@@ -89,8 +102,6 @@ internal sealed class CausalConv3d : CausalBlock
             foreach (var r in release) r.Dispose();
             y = ChannelPaddedConv.Conv3d(pass, padded, conv.weight, conv.bias, _stride, _padding);
         }
-        // Nominal work (as if the replicated frames were convolved), so counts match the official model's.
-        ModelProbe.Conv(y, conv.weight.shape[1] * _kt * _kt * _kt);
         return y;
     }
 
@@ -249,15 +260,13 @@ internal sealed class FrameConv2d : CausalBlock
         _padding = [0, padding, padding];
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
         // Not WinogradConv: with a single tap its transforms cost as much as the products (measured slower for
         // WF-VAE-L's 192-channel 2D blocks at 128×128), so per-frame convs stay direct.
         using var w = weight.unsqueeze(2);
         using var xin = pass.UseChannelsLast(x) ? Layout.ToChannelsLast(x) : x.alias();
-        var y = ChannelPaddedConv.Conv3d(pass, xin, w, bias, _stride, _padding);
-        ModelProbe.Conv(y, weight.shape[1] * weight.shape[2] * weight.shape[3]);
-        return y;
+        return ChannelPaddedConv.Conv3d(pass, xin, w, bias, _stride, _padding);
     }
 }
 
@@ -280,7 +289,7 @@ internal sealed class AffineParams : nn.Module
 /// The official <c>Normalize</c>: LayerNorm over channels per voxel (keys <c>norm.weight</c>) or GroupNorm(32)
 /// (keys <c>weight</c>); GroupNorm statistics are per frame inside 2D blocks and over all frames in 3D blocks.
 /// </summary>
-internal sealed class ChannelNorm : nn.Module
+internal sealed class ChannelNorm : nn.Module<Tensor, Tensor>
 {
     private readonly NormType _type;
     private readonly bool _perFrame;
@@ -309,9 +318,8 @@ internal sealed class ChannelNorm : nn.Module
         }
     }
 
-    public Tensor Forward(Tensor x)
+    public override Tensor forward(Tensor x)
     {
-        using var timer = ModelProbe.Time("norms");
         if (_type == NormType.LayerNorm)
         {
             // Channels-last view: free when x is already channels-last (every conv output after the first norm is),
@@ -358,31 +366,31 @@ internal sealed class ResnetBlock : CausalBlock
         }
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
         // Every intermediate is released as soon as the next one exists (as Python's refcounting does in the
         // official code), so a block holds at most its input, one normalised copy, the padded copy and one output.
-        // The normalised input is released as soon as the conv's padded copy exists (ForwardReleasing).
+        // The normalised input is released as soon as the conv's padded copy exists (CallReleasing).
         Tensor h;
-        using (var n = norm1.Forward(x))
+        using (var n = norm1.call(x))
         using (var a = F.silu(n, inplace: true))
-            h = conv1.ForwardReleasing(a, pass, a, n);
-        using (var n = norm2.Forward(h))
+            h = conv1.CallReleasing(a, pass, a, n);
+        using (var n = norm2.call(h))
         {
             h.Dispose();
             using var a = F.silu(n, inplace: true);
             if (_dropout > 0 && training)
             {
                 using var d = F.dropout(a, _dropout, true);
-                h = conv2.Forward(d, pass);
+                h = conv2.call(d, pass);
             }
-            else h = conv2.ForwardReleasing(a, pass, a, n);
+            else h = conv2.CallReleasing(a, pass, a, n);
         }
         // h is this block's own conv output, so the residual add can run in place.
         if (nin_shortcut is null) h.add_(x);
         else
         {
-            using var shortcut = nin_shortcut.Forward(x, pass);
+            using var shortcut = nin_shortcut.call(x, pass);
             h.add_(shortcut);
         }
         return h;
@@ -412,23 +420,20 @@ internal sealed class AttnBlock3DFix : CausalBlock
         register_module("proj_out", proj_out);
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
-        using var timer = ModelProbe.Time("attention");
         using var scope = torch.NewDisposeScope();
-        var h = norm.Forward(x);
+        var h = norm.call(x);
         long b = x.shape[0], c = x.shape[1], t = x.shape[2], hh = x.shape[3], ww = x.shape[4];
         // q, k and v as one 1×1 conv (3C outputs): one pass over h instead of three. The 1×1 kernels need no
         // causal padding or cache. Channels-last, each third is a strided (B·T, H·W, C) view without a copy.
         var w = torch.cat([q.Weight, k.Weight, v.Weight], 0);
         var bias = torch.cat([q.Bias!, k.Bias!, v.Bias!], 0);
         var qkv = ChannelPaddedConv.Conv3d(pass, h, w, bias);
-        ModelProbe.Conv(qkv, c);
         var tokens = qkv.permute(0, 2, 3, 4, 1).reshape(b * t, hh * ww, 3 * c);
         var attn = F.scaled_dot_product_attention(tokens.narrow(2, 0, c), tokens.narrow(2, c, c), tokens.narrow(2, 2 * c, c));
-        ModelProbe.Attention(b * t, hh * ww, c);
         var back = attn.reshape(b, t, hh, ww, c).permute(0, 4, 1, 2, 3);
-        var y = proj_out.Forward(back, pass);
+        var y = proj_out.call(back, pass);
         return scope.MoveToOuter(y.add_(x));
     }
 }
@@ -444,10 +449,10 @@ internal sealed class Downsample2D : CausalBlock
         register_module("conv", conv);
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
         using var p = F.pad(x, [0, 1, 0, 1]);
-        return conv.Forward(p, pass);
+        return conv.call(p, pass);
     }
 }
 
@@ -462,11 +467,11 @@ internal sealed class Upsample2D : CausalBlock
         register_module("conv", conv);
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
         if (pass.Options.SubPixelUpsample && pass.AllowsRewrites(x)) return SubPixelForward(x, pass);
         using var up = F.interpolate(x, scale_factor: [1, 2, 2], mode: InterpolationMode.Nearest);
-        return conv.Forward(up, pass);
+        return conv.call(up, pass);
     }
 
     /// <summary>
@@ -497,7 +502,6 @@ internal sealed class Upsample2D : CausalBlock
         }
         // (B, O, T, H, 2, W, 2): row 2i + a, column 2j + c.
         var y = torch.stack(rows, 4).reshape(b, o, t, 2 * h, 2 * wd);
-        ModelProbe.Conv(y, w.shape[1] * w.shape[2] * w.shape[3]); // nominal work, as the official model counts it
         return scope.MoveToOuter(y);
     }
 }
@@ -513,10 +517,10 @@ internal sealed class Spatial2xTime2x3DDownsample : CausalBlock
         register_module("conv", conv);
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
         using var p = F.pad(x, [0, 1, 0, 1, 0, 0]);
-        return conv.Forward(p, pass);
+        return conv.call(p, pass);
     }
 }
 
@@ -539,7 +543,7 @@ internal sealed class Spatial2xTime2x3DUpsample : CausalBlock
         register_module("conv", conv);
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
         using var scope = torch.NewDisposeScope();
         bool first = pass.Cache is null || !pass.Cache!.HasState(this);
@@ -575,7 +579,7 @@ internal sealed class Spatial2xTime2x3DUpsample : CausalBlock
         if (parts.Count > 1) foreach (var p in parts) p.Dispose();
         var spatial = F.interpolate(frames, scale_factor: [1, 2, 2], mode: InterpolationMode.Trilinear, align_corners: false);
         frames.Dispose();
-        return scope.MoveToOuter(conv.Forward(spatial, pass));
+        return scope.MoveToOuter(conv.call(spatial, pass));
     }
 }
 
@@ -590,14 +594,14 @@ internal sealed class CausalSequential : CausalBlock
         for (int i = 0; i < _blocks.Length; i++) register_module(i.ToString(System.Globalization.CultureInfo.InvariantCulture), _blocks[i]);
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
         // Each block's output is released once the next block has consumed it.
         Tensor h = x;
         bool owned = false;
         foreach (var b in _blocks)
         {
-            var next = b.Forward(h, pass);
+            var next = b.call(h, pass);
             if (owned) h.Dispose();
             h = next;
             owned = true;

@@ -1,6 +1,5 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using WfVae.Profiling;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -97,16 +96,14 @@ internal sealed class HaarWavelet3D : CausalBlock
         }
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
-        using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], c = x.shape[1];
         var w = torch.cat(_taps.Select(t => (Tensor)t.conv.weight).ToArray(), 0);
         var single = x.reshape(b * c, 1, x.shape[2], x.shape[3], x.shape[4]);
         var padded = CausalTime.Pad(this, single, pass, 2, 2);
         var y = F.conv3d(padded, w, null, [2, 2, 2]);
-        ModelProbe.Conv(y, 8);
         return scope.MoveToOuter(HaarFilters.BatchToBands(y, b));
     }
 }
@@ -128,15 +125,13 @@ internal sealed class InverseHaarWavelet3D : CausalBlock
         }
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
-        using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0];
         var w = torch.cat(named_buffers(recurse: false).Select(nb => nb.Item2).ToArray(), 0);
         var per = HaarFilters.BandsToBatch(x, 8);
         var y = BlockUnfold.Apply(per, w);
-        ModelProbe.Conv(y, 8);
         bool first = pass.Cache is null || !pass.Cache!.HasState(this);
         if (first) y = y.narrow(2, 1, y.shape[2] - 1);
         pass.Cache?.Set(this, null);
@@ -153,15 +148,13 @@ internal sealed class HaarWavelet2D : CausalBlock
         for (int i = 0; i < 4; i++) register_buffer(HaarFilters.Bands2D[i], HaarFilters.Filter2D(i), persistent: true);
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
-        using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], c = x.shape[1];
         var w = torch.cat(named_buffers(recurse: false).Select(nb => nb.Item2).ToArray(), 0).unsqueeze(2);
         var single = x.reshape(b * c, 1, x.shape[2], x.shape[3], x.shape[4]);
         var y = F.conv3d(single, w, null, [1, 2, 2]);
-        ModelProbe.Conv(y, 4);
         return scope.MoveToOuter(HaarFilters.BatchToBands(y, b));
     }
 }
@@ -174,15 +167,13 @@ internal sealed class InverseHaarWavelet2D : CausalBlock
         for (int i = 0; i < 4; i++) register_buffer(HaarFilters.Bands2D[i], HaarFilters.Filter2D(i), persistent: true);
     }
 
-    public override Tensor Forward(Tensor x, ForwardPass pass)
+    public override Tensor forward(Tensor x, ForwardPass pass)
     {
-        using var timer = ModelProbe.Time("wavelets");
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0];
         var w = torch.cat(named_buffers(recurse: false).Select(nb => nb.Item2).ToArray(), 0).unsqueeze(2);
         var per = HaarFilters.BandsToBatch(x, 4);
         var y = BlockUnfold.Apply(per, w);
-        ModelProbe.Conv(y, 4);
         long c = y.shape[0] / b;
         return scope.MoveToOuter(y.reshape(b, c, y.shape[2], y.shape[3], y.shape[4]));
     }

@@ -1,5 +1,4 @@
 using TorchSharp;
-using WfVae.Profiling;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -52,7 +51,7 @@ internal sealed class WfVaeEncoder : nn.Module
     }
 
     /// <summary>Level-1 3D Haar of the input video (exposed for tests and the WL loss).</summary>
-    public Tensor WaveletIn(Tensor x, ForwardPass pass) => wavelet_transform_in.Forward(x, pass.WithoutCache());
+    public Tensor WaveletIn(Tensor x, ForwardPass pass) => wavelet_transform_in.call(x, pass.WithoutCache());
 
     /// <summary>
     /// Encodes one chunk to moments (B, 2z, t, h, w). <paramref name="l1Coeffs"/>/<paramref name="l2Coeffs"/> are the
@@ -62,22 +61,19 @@ internal sealed class WfVaeEncoder : nn.Module
     {
         using var scope = torch.NewDisposeScope();
         Tensor coeffs, l1c, l1, l2c, l2, h;
-        coeffs = wavelet_transform_in.Forward(x, pass);
-        l1c = wavelet_transform_l1.Forward(coeffs.narrow(1, 0, 3), pass);
-        using (ModelProbe.Time("encoder.connect_l1")) l1 = connect_l1.Forward(l1c, pass);
-        l2c = wavelet_transform_l2.Forward(l1c.narrow(1, 0, 3), pass);
-        using (ModelProbe.Time("encoder.connect_l2")) l2 = connect_l2.Forward(l2c, pass);
-        using (ModelProbe.Time("encoder.down1")) h = down1.Forward(coeffs, pass);
+        coeffs = wavelet_transform_in.call(x, pass);
+        l1c = wavelet_transform_l1.call(coeffs.narrow(1, 0, 3), pass);
+        l1 = connect_l1.call(l1c, pass);
+        l2c = wavelet_transform_l2.call(l1c.narrow(1, 0, 3), pass);
+        l2 = connect_l2.call(l2c, pass);
+        h = down1.call(coeffs, pass);
         h = torch.cat([h, l1], 1);
-        using (ModelProbe.Time("encoder.down2")) h = down2.Forward(h, pass);
+        h = down2.call(h, pass);
         h = torch.cat([h, l2], 1);
-        using (ModelProbe.Time("encoder.mid")) h = mid.Forward(h, pass);
-        using (ModelProbe.Time("encoder.norm_out+conv_out"))
-        {
-            h = norm_out.Forward(h);
-            h = F.silu(h, inplace: true);
-            h = conv_out.Forward(h, pass);
-        }
+        h = mid.call(h, pass);
+        h = norm_out.call(h);
+        h = F.silu(h, inplace: true);
+        h = conv_out.call(h, pass);
         l1Coeffs = scope.MoveToOuter(l1c.contiguous());
         l2Coeffs = scope.MoveToOuter(l2c.contiguous());
         return scope.MoveToOuter(h.contiguous());
@@ -156,30 +152,23 @@ internal sealed class WfVaeDecoder : nn.Module
         using var scope = torch.NewDisposeScope();
         // Large activations are released as soon as they are consumed (Next disposes the previous tensor).
         Tensor h, l2c, l1c;
-        using (ModelProbe.Time("decoder.conv_in")) h = conv_in.Forward(z, pass);
-        using (ModelProbe.Time("decoder.mid")) h = Next(h, mid.Forward(h, pass));
+        h = conv_in.call(z, pass);
+        h = Next(h, mid.call(h, pass));
         long wide = h.shape[1] - _ed;
-        using (ModelProbe.Time("decoder.connect_l2"))
-        using (var v = h.narrow(1, wide, _ed)) l2c = connect_l2.Forward(v, pass);
-        var l2 = inverse_wavelet_transform_l2.Forward(l2c, pass);
-        using (ModelProbe.Time("decoder.up2"))
-        using (var v = h.narrow(1, 0, wide)) h = Next(h, up2.Forward(v, pass));
+        using (var v = h.narrow(1, wide, _ed)) l2c = connect_l2.call(v, pass);
+        var l2 = inverse_wavelet_transform_l2.call(l2c, pass);
+        using (var v = h.narrow(1, 0, wide)) h = Next(h, up2.call(v, pass));
         wide = h.shape[1] - _ed;
-        using (ModelProbe.Time("decoder.connect_l1"))
-        using (var v = h.narrow(1, wide, _ed)) l1c = connect_l1.Forward(v, pass);
+        using (var v = h.narrow(1, wide, _ed)) l1c = connect_l1.call(v, pass);
         AddAligned(l1c.narrow(1, 0, 3), l2, pass, _l2Pending);
-        var l1 = inverse_wavelet_transform_l1.Forward(l1c, pass);
-        using (ModelProbe.Time("decoder.up1"))
-        using (var v = h.narrow(1, 0, wide)) h = Next(h, up1.Forward(v, pass));
-        using (ModelProbe.Time("decoder.layer")) h = Next(h, layer.Forward(h, pass));
-        using (ModelProbe.Time("decoder.norm_out+conv_out"))
-        {
-            h = Next(h, norm_out.Forward(h));
-            h = Next(h, F.silu(h, inplace: true));
-            h = Next(h, conv_out.Forward(h, pass));
-        }
+        var l1 = inverse_wavelet_transform_l1.call(l1c, pass);
+        using (var v = h.narrow(1, 0, wide)) h = Next(h, up1.call(v, pass));
+        h = Next(h, layer.call(h, pass));
+        h = Next(h, norm_out.call(h));
+        h = Next(h, F.silu(h, inplace: true));
+        h = Next(h, conv_out.call(h, pass));
         AddAligned(h.narrow(1, 0, 3), l1, pass, _l1Pending);
-        var dec = inverse_wavelet_transform_out.Forward(h, pass);
+        var dec = inverse_wavelet_transform_out.call(h, pass);
         l1Coeffs = scope.MoveToOuter(l1c.contiguous());
         l2Coeffs = scope.MoveToOuter(l2c.contiguous());
         return scope.MoveToOuter(dec.contiguous());

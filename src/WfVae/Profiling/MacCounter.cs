@@ -15,7 +15,7 @@ public sealed record MacCount(double EncodeMacs, double DecodeMacs, double Encod
 /// volume; transposed convs by their input) and attention matmul (QKᵀ and AV) of the module tree for a given
 /// input shape, from the layer shapes the forward actually runs. The forward runs at a small frame size with the
 /// real frame count; convolution work scales exactly with H·W and attention work with (H·W)², so the counts are
-/// scaled up exactly.
+/// scaled up exactly. A <see cref="ModelProbe"/> is attached to the model meanwhile: do not run it on other threads.
 /// </summary>
 public static class MacCounter
 {
@@ -32,20 +32,21 @@ public static class MacCounter
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
         double enc = 0, encAttn = 0, dec = 0, decAttn = 0;
+        using var probe = ModelProbe.Attach(model, countMacs: true);
+        var pass = new WfVae.Modules.ForwardPass(model.Inference, null, inference: true);
         // A model loaded with one half only counts that half (the other counts zero).
         if (model.Network.encoder is { } encoder)
-        using (var p = ModelProbe.Start(countMacs: true))
         {
             var x = zeros([1, 3, frames, hs, ws], model.EncodeDType, model.Device);
-            encoder.Forward(x, new WfVae.Modules.ForwardPass(model.Inference, null, inference: true), out _, out _);
-            (enc, encAttn) = (p.ConvMacs, p.AttentionMacs);
+            encoder.Forward(x, pass, out _, out _);
+            (enc, encAttn) = (probe.ConvMacs, probe.AttentionMacs);
         }
         if (model.Network.decoder is { } decoder)
-        using (var p = ModelProbe.Start(countMacs: true))
         {
             var z = zeros(model.LatentShape(1, frames, hs, ws), model.DecodeDType, model.Device);
-            decoder.Forward(z, new WfVae.Modules.ForwardPass(model.Inference, null, inference: true), out _, out _);
-            (dec, decAttn) = (p.ConvMacs, p.AttentionMacs);
+            decoder.Forward(z, pass, out _, out _);
+            // The counts are whole numbers far below 2^53, so the difference is exact.
+            (dec, decAttn) = (probe.ConvMacs - enc, probe.AttentionMacs - encAttn);
         }
         return new MacCount(enc * scale + encAttn * scale * scale, dec * scale + decAttn * scale * scale, encAttn * scale * scale, decAttn * scale * scale);
     }

@@ -5,7 +5,6 @@ using WfVae.Tests.Cli;
 namespace WfVae.Tests.Bench;
 
 /// <summary>CI smoke test of <c>wfvae bench</c> at a tiny size: the code path runs and the report has its fields (no timing asserts).</summary>
-[Collection("Torch")]
 public sealed class BenchSmokeTests
 {
     [Fact]

@@ -6,7 +6,6 @@ using static WfVae.Tests.Model.FixtureData;
 namespace WfVae.Tests.Cli;
 
 /// <summary>The wfvae CLI round-trips fixture inputs and fails cleanly on bad input.</summary>
-[Collection("Torch")]
 public sealed class CliTests : IDisposable
 {
     private readonly string _dir = TestPaths.NewTempDir("wfvae-cli");

@@ -6,7 +6,6 @@ using WfVae.Training;
 namespace WfVae.Tests.Cli;
 
 /// <summary><c>wfvae train</c> as a process: killed without warning, the same command resumes from the last checkpoint.</summary>
-[Collection("Torch")]
 public sealed class TrainCliTests : IDisposable
 {
     private readonly string _dir = TestPaths.NewTempDir("wfvae-train-cli");

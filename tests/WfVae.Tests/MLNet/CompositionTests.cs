@@ -9,7 +9,6 @@ using static WfVae.Tests.MLNet.MLNetTestData;
 namespace WfVae.Tests.MLNet;
 
 /// <summary>WF-VAE stages composed with other ML.NET stages, parallel cursors, and DataFrames.</summary>
-[Collection("Torch")]
 public sealed class CompositionTests : IDisposable
 {
     private readonly string _dir = TestPaths.NewTempDir("wfvae-mlnet-compose");

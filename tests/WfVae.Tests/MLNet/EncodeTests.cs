@@ -8,7 +8,6 @@ using static WfVae.Tests.MLNet.MLNetTestData;
 namespace WfVae.Tests.MLNet;
 
 /// <summary>WfVaeEncode over path and vector columns equals the model API on the same frames.</summary>
-[Collection("Torch")]
 public sealed class EncodeTests
 {
     private const double Tol = 1e-5;

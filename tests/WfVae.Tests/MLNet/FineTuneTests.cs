@@ -12,7 +12,7 @@ namespace WfVae.Tests.MLNet;
 /// WfVaeEncode with <see cref="WfVaeEncoderOptions.FineTuning"/>: Fit trains the tiny fixture model for a few steps on the input
 /// column's videos, writes the fine-tuned folder atomically and returns a transformer encoding with it.
 /// </summary>
-[Collection("Torch")]
+[Collection(GlobalTorchStateCollection.Name)]
 public sealed class FineTuneTests : IDisposable
 {
     private const double Tol = 1e-5;

@@ -9,7 +9,6 @@ namespace WfVae.Tests.MLNet;
 /// mlContext.Model.Save / Load of pipelines with WF-VAE stages: same values in this and in a fresh process, and the loaded model
 /// refuses weights that are missing or differ from the ones it was saved with.
 /// </summary>
-[Collection("Torch")]
 public sealed class SaveLoadTests : IDisposable
 {
     private readonly string _dir = TestPaths.NewTempDir("wfvae-mlnet-save");

@@ -6,7 +6,6 @@ using static WfVae.Tests.MLNet.MLNetTestData;
 namespace WfVae.Tests.MLNet;
 
 /// <summary>Schema errors use ML.NET's wording; a bad row fails with an error naming its file (or row), not deep in TorchSharp.</summary>
-[Collection("Torch")]
 public sealed class SchemaAndRowErrorTests
 {
     [Fact]

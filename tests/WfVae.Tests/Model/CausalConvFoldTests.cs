@@ -7,7 +7,7 @@ namespace WfVae.Tests.Model;
 /// Inference folds the replicated front-padding frames of the first chunk into the kernel; it must match the padded
 /// convolution (outputs and the Causal Cache tail it leaves) for every short and long first chunk.
 /// </summary>
-[Collection("Torch")]
+[Collection(GlobalTorchStateCollection.Name)]
 public sealed class CausalConvFoldTests
 {
     [Theory]
@@ -39,8 +39,8 @@ public sealed class CausalConvFoldTests
         using var mode = fold ? inference_mode() : enable_grad();
         Assert.Equal(!fold, is_grad_enabled());
         var pass = fold ? Passes.Chunk(cache) : Passes.Training(cache);
-        var first = conv.Forward(x1, pass).detach();
-        var next = conv.Forward(x2, pass).detach();
+        var first = conv.call(x1, pass).detach();
+        var next = conv.call(x2, pass).detach();
         return (first, next);
     }
 
@@ -53,11 +53,11 @@ public sealed class CausalConvFoldTests
         using var up = new Upsample2D(5, 7);
         using var x = randn(new long[] { 2, 5, frames, height, width });
         Tensor reference, subPixel;
-        using (enable_grad()) reference = up.Forward(x, Passes.Training()).detach();
+        using (enable_grad()) reference = up.call(x, Passes.Training()).detach();
         using (inference_mode())
         {
             Assert.False(is_grad_enabled());
-            subPixel = up.Forward(x, Passes.Whole());
+            subPixel = up.call(x, Passes.Whole());
         }
         using (reference) using (subPixel)
         {

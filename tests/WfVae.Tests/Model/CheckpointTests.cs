@@ -5,7 +5,6 @@ using static TorchSharp.torch;
 namespace WfVae.Tests.Model;
 
 /// <summary>Strict checkpoint loading and config validation.</summary>
-[Collection("Torch")]
 public sealed class CheckpointTests : IDisposable
 {
     private readonly string _dir = TestPaths.NewTempDir();

@@ -3,7 +3,6 @@ using static TorchSharp.torch;
 namespace WfVae.Tests.Model;
 
 /// <summary>Loading only the encoder or only the decoder: same outputs, less memory, clear errors for the missing half.</summary>
-[Collection("Torch")]
 public sealed class ComponentsTests : IDisposable
 {
     private readonly string _dir = TestPaths.NewTempDir();

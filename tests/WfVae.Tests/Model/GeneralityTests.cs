@@ -5,7 +5,6 @@ using static WfVae.Tests.Model.FixtureData;
 namespace WfVae.Tests.Model;
 
 /// <summary>Other configs of the official class, non-square inputs and every chunk schedule the architecture permits.</summary>
-[Collection("Torch")]
 public sealed class GeneralityTests
 {
     private static WfVaeConfig Tiny => WfVaeConfig.Load(Path.Combine(TestPaths.TinyModelDir, "config.json"));

@@ -4,7 +4,6 @@ using static TorchSharp.torch;
 namespace WfVae.Tests.Model;
 
 /// <summary>Frame/size rules, the opt-in padding policy and chunk-size errors.</summary>
-[Collection("Torch")]
 public sealed class InputRulesTests : IClassFixture<TinyModelFixture>
 {
     private readonly WfVaeModel _model;

@@ -11,7 +11,6 @@ namespace WfVae.Tests.Model;
 /// its output unwritten when the batch is above one and frames are 1–3 pixels wide; the inverse wavelets ran on it,
 /// so tiny models decoded whatever earlier tests had left in freed memory (NaN or wrong values, order-dependent).
 /// </summary>
-[Collection("Torch")]
 public sealed class UninitializedMemoryTests
 {
     [Fact]
@@ -72,7 +71,6 @@ public sealed class UninitializedMemoryTests
 /// oneDNN on AVX-512 reorders conv inputs into blocks of 16 channels and leaves the padding lanes unwritten; from
 /// about a million pixels per call libtorch picks it, so a 24-channel conv (the encoder's first) read freed memory.
 /// </summary>
-[Collection("Torch")]
 public sealed class ChannelPaddingTests
 {
     [Theory]
@@ -85,7 +83,7 @@ public sealed class ChannelPaddingTests
         using var scope = NewDisposeScope();
         using var conv = new FrameConv2d(inCh, outCh, 3, 1, 1);
         var x = rand(new long[] { 1, inCh, frames, size, size }, generator: new Generator(2)) * 2 - 1;
-        var y = conv.Forward(x, Passes.Whole());
+        var y = conv.call(x, Passes.Whole());
         var reference = nn.functional.conv3d(x.to(ScalarType.Float64), conv.weight.unsqueeze(2).to(ScalarType.Float64), conv.bias.to(ScalarType.Float64), padding: [0, 1, 1]);
         AssertClose(reference.to(ScalarType.Float32), y, 1e-4, $"{inCh}-channel frame conv at {size}px x {frames} frames");
     }
@@ -104,7 +102,6 @@ public sealed class ChannelPaddingTests
     }
 }
 
-[Collection("Torch")]
 public sealed class ModelOwnershipTests
 {
     [Fact]

@@ -7,7 +7,7 @@ namespace WfVae.Tests.Model;
 /// Inference runs wide 3×3 convolutions as Winograd F(2×2, 3×3) or F(4×4, 3×3) products; they must match the direct convolution
 /// (outputs and the Causal Cache tail) for first and later chunks, odd frame sizes and batches.
 /// </summary>
-[Collection("Torch")]
+[Collection(GlobalTorchStateCollection.Name)]
 public sealed class WinogradConvTests
 {
     [Theory]
@@ -78,8 +78,8 @@ public sealed class WinogradConvTests
         using var conv = new CausalConv3d(96, 64, 3, 1, 1);
         using var x = randn(new long[] { 1, 96, 6, 16, 20 });
         Tensor direct, wino;
-        using (enable_grad()) direct = conv.Forward(x, Passes.Training()).detach();
-        using (inference_mode()) wino = conv.Forward(x, Passes.Whole());
+        using (enable_grad()) direct = conv.call(x, Passes.Training()).detach();
+        using (inference_mode()) wino = conv.call(x, Passes.Whole());
         using (direct) using (wino) AssertClose(direct, wino, "whole video");
     }
 
@@ -107,8 +107,8 @@ public sealed class WinogradConvTests
         using var cache = new CausalCache(CacheDirection.Decode);
         using var mode = inference ? inference_mode() : enable_grad();
         var pass = inference ? Passes.Chunk(cache, options) : Passes.Training(cache);
-        var first = conv.Forward(x1, pass).detach();
-        var next = conv.Forward(x2, pass).detach();
+        var first = conv.call(x1, pass).detach();
+        var next = conv.call(x2, pass).detach();
         return (first, next);
     }
 

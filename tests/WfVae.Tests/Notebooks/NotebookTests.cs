@@ -6,7 +6,6 @@ namespace WfVae.Tests.Notebooks;
 /// Runs every notebook (a C# file-based app under notebooks/) exactly as a user would, with
 /// `dotnet run notebooks/NAME.cs -- MODEL_DIR`, on the tiny fixture model; each must exit 0 and print "notebook OK".
 /// </summary>
-[Collection("Torch")]
 public sealed class NotebookTests
 {
     public static TheoryData<string> Notebooks => new(Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "notebooks"), "*.cs").Select(Path.GetFileName).OfType<string>().Order());

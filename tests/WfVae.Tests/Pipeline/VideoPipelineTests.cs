@@ -7,7 +7,6 @@ using static WfVae.Tests.Model.FixtureData;
 namespace WfVae.Tests.Pipeline;
 
 /// <summary>The streaming pipeline equals whole-video inference: same latents, same frames, same metrics.</summary>
-[Collection("Torch")]
 public sealed class VideoPipelineTests : IDisposable
 {
     private readonly string _dir = TestPaths.NewTempDir("wfvae-pipeline");

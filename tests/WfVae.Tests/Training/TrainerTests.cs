@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace WfVae.Tests.Training;
 
-[Collection("Torch")]
+[Collection(GlobalTorchStateCollection.Name)]
 public sealed class TrainerTests : IDisposable
 {
     private readonly string _root = TestPaths.NewTempDir("wfvae-train");

@@ -4,7 +4,6 @@ using static TorchSharp.torch;
 
 namespace WfVae.Tests.Training;
 
-[Collection("Torch")]
 public sealed class VideoMetricsTests
 {
     private static Tensor RandomVideo(long seed, long b = 1, long t = 3, long h = 24, long w = 20)

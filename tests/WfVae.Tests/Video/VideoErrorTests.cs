@@ -11,19 +11,19 @@ public sealed class VideoErrorTests(VideoFixture fx)
     // Reading always probes first, so for errors found by the probe two entry points are enough.
     public static TheoryData<string> ProbeAndRead => new() { "Probe", "ReadAll" };
 
-    private static void Read(string op, string file)
+    private static void Read(string op, string file, VideoReadOptions? options = null)
     {
         switch (op)
         {
-            case "Probe": VideoReader.Probe(file); break;
-            case "Frames": VideoReader.ReadFramesRgb24(file).ToList(); break;
-            default: VideoReader.ReadAllRgb24(file); break;
+            case "Probe": VideoReader.Probe(file, options); break;
+            case "Frames": VideoReader.ReadFramesRgb24(file, options).ToList(); break;
+            default: VideoReader.ReadAllRgb24(file, options); break;
         }
     }
 
-    private static VideoIOException AssertFails(string op, string file, string expectedText)
+    private static VideoIOException AssertFails(string op, string file, string expectedText, VideoReadOptions? options = null)
     {
-        var ex = Assert.Throws<VideoIOException>(() => Read(op, file));
+        var ex = Assert.Throws<VideoIOException>(() => Read(op, file, options));
         Assert.Contains(Path.GetFullPath(file), ex.Message);
         Assert.Equal(Path.GetFullPath(file), ex.FilePath);
         Assert.Contains(expectedText, ex.Message, StringComparison.OrdinalIgnoreCase);
@@ -109,23 +109,16 @@ public sealed class VideoErrorTests(VideoFixture fx)
         string emptyBin = fx.NewDir("empty-bin");
         string outDir = fx.NewDir("nobin-out");
         string mp4 = Path.Combine(outDir, "out.mp4");
-        FfmpegTools.BinaryFolderOverride.Value = emptyBin;
-        try
+        foreach (string op in new[] { "Probe", "Frames", "ReadAll" })
         {
-            foreach (string op in new[] { "Probe", "Frames", "ReadAll" })
-            {
-                var ex = AssertFails(op, fx.Testsrc, "apt-get install ffmpeg");
-                Assert.Contains("PATH", ex.Message);
-                Assert.Contains(emptyBin, ex.Message);
-            }
-            var wex = Assert.Throws<VideoIOException>(() => VideoWriter.WriteMp4(mp4, [new byte[8 * 8 * 3], new byte[8 * 8 * 3]], 8, 8));
-            Assert.Contains(mp4, wex.Message);
-            Assert.Contains("apt-get install ffmpeg", wex.Message);
+            var ex = AssertFails(op, fx.Testsrc, "apt-get install ffmpeg", new VideoReadOptions { FfmpegFolder = emptyBin });
+            Assert.Contains("PATH", ex.Message);
+            Assert.Contains(emptyBin, ex.Message);
         }
-        finally
-        {
-            FfmpegTools.BinaryFolderOverride.Value = null;
-        }
+        var wex = Assert.Throws<VideoIOException>(() =>
+            VideoWriter.WriteMp4(mp4, [new byte[8 * 8 * 3], new byte[8 * 8 * 3]], 8, 8, options: new VideoWriteOptions { FfmpegFolder = emptyBin }));
+        Assert.Contains(mp4, wex.Message);
+        Assert.Contains("apt-get install ffmpeg", wex.Message);
         Assert.Empty(Directory.GetFileSystemEntries(outDir));
     }
 

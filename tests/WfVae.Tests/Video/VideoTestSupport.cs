@@ -144,6 +144,24 @@ public static class Ffmpeg
         return mse == 0 ? double.PositiveInfinity : 10 * Math.Log10(255.0 * 255.0 / mse);
     }
 
+    /// <summary>Ids of the running processes (Linux /proc) whose command line names <paramref name="file"/>, e.g. the ffmpeg decoding it.</summary>
+    public static List<int> ProcessesNaming(string file)
+    {
+        var pids = new List<int>();
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid) || pid == Environment.ProcessId)
+                continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(file, StringComparison.Ordinal))
+                    pids.Add(pid);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // exited meanwhile
+        }
+        return pids;
+    }
+
     /// <summary>Whether process <paramref name="pid"/> still exists (running or as an unreaped zombie).</summary>
     public static bool ProcessExists(int pid) => OperatingSystem.IsLinux()
         ? Directory.Exists($"/proc/{pid}")

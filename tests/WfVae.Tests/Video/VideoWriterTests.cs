@@ -55,15 +55,7 @@ public sealed class VideoWriterTests(VideoFixture fx)
     {
         var frames = fx.Decoded(fx.MovingBox, 64, 64);
         string outFile = Path.Combine(fx.NewDir("mpeg4"), "fallback.mp4");
-        VideoWriter.ForceMpeg4Fallback.Value = true;
-        try
-        {
-            VideoWriter.WriteMp4(outFile, frames, 64, 64);
-        }
-        finally
-        {
-            VideoWriter.ForceMpeg4Fallback.Value = false;
-        }
+        VideoWriter.WriteMp4(outFile, frames, 64, 64, options: new VideoWriteOptions { Encoder = Mp4Encoder.Mpeg4 });
         string codec = Encoding.ASCII.GetString(Ffmpeg.Run(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0", outFile], "ffprobe")).Trim();
         Assert.Equal("mpeg4", codec);
         double psnr = Ffmpeg.Psnr(frames, VideoReader.ReadFramesRgb24(outFile).ToList());
