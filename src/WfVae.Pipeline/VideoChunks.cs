@@ -22,16 +22,24 @@ internal sealed class VideoChunk : IDisposable
 internal sealed class VideoChunker
 {
     private readonly int _chunkFrames;
-    private readonly int _readAhead;
+    private readonly Func<CancellationToken, IEnumerable<byte[]>> _frames;
 
+    /// <summary>Chunks of a file, decoded by ffmpeg on a reader thread at most <paramref name="readAheadFrames"/> ahead.</summary>
     public VideoChunker(VideoSource source, VideoShapeRules rules, int chunkFramesAfterFirst, int readAheadFrames)
+        : this(source, VideoReader.Probe(source.Path), rules, chunkFramesAfterFirst,
+            ct => ReadAhead.Buffered(t => VideoReader.ReadFramesRgb24(source.Path, source.ReadOptions, t), readAheadFrames, ct))
+    {
+    }
+
+    /// <summary>Chunks of frames already decoded from <paramref name="source"/> (probed as <paramref name="info"/>).</summary>
+    public VideoChunker(VideoSource source, VideoInfo info, VideoShapeRules rules, int chunkFramesAfterFirst, Func<CancellationToken, IEnumerable<byte[]>> frames)
     {
         ArgumentNullException.ThrowIfNull(source);
         Source = source;
         Rules = rules;
         _chunkFrames = chunkFramesAfterFirst;
-        _readAhead = readAheadFrames;
-        Info = VideoReader.Probe(source.Path);
+        _frames = frames;
+        Info = info;
         (Height, Width) = VideoReader.GetOutputSize(Info, source.ReadOptions);
         if (source.Policy == ShapePolicy.Strict && (!rules.IsValidSide(Height) || !rules.IsValidSide(Width)))
             throw new ArgumentException($"'{source.Path}': frames are {Width}x{Height}, but width and height must be multiples of {rules.SpatialFactor} " +
@@ -57,7 +65,7 @@ internal sealed class VideoChunker
 
     public IEnumerable<VideoChunk> Chunks(CancellationToken ct)
     {
-        var frames = ReadAhead.Buffered(t => VideoReader.ReadFramesRgb24(Source.Path, Source.ReadOptions, t), _readAhead, ct);
+        var frames = _frames(ct);
         var group = new List<byte[]>();
         List<byte[]>? ready = null;
         long first = 0, readyFirst = 0;

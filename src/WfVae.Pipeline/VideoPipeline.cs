@@ -31,6 +31,12 @@ public sealed class EncodedVideo : IDisposable
     public void Dispose() => Posterior.Dispose();
 }
 
+/// <summary>One clip of <see cref="VideoPipeline.EncodeClips"/>: its latents, or why it has none.</summary>
+/// <param name="Source">The clip.</param>
+/// <param name="Encoded">Its posterior (owned by the caller), or null when it failed.</param>
+/// <param name="Error">Why it failed (unreadable, too short, invalid shape...), or null.</param>
+public sealed record ClipEncoding(VideoSource Source, EncodedVideo? Encoded, Exception? Error);
+
 /// <summary>What <see cref="VideoPipeline.Reconstruct"/> measured.</summary>
 /// <param name="Frames">Frames written.</param>
 /// <param name="Height">Frame height.</param>
@@ -69,9 +75,63 @@ public sealed class VideoPipeline
     public StreamingOptions Options { get; }
 
     /// <summary>Encodes a video file to its posterior, chunk by chunk (same latents as whole-video encoding).</summary>
-    public EncodedVideo Encode(VideoSource source, IProgress<StreamingProgress>? progress = null, CancellationToken ct = default)
+    public EncodedVideo Encode(VideoSource source, IProgress<StreamingProgress>? progress = null, CancellationToken ct = default) =>
+        EncodeChunks(NewChunker(source), progress, ct);
+
+    /// <summary>
+    /// Encodes many short clips in order, decoding the next <paramref name="prefetchClips"/> clips on a reader thread
+    /// while the model encodes the current one. A clip that cannot be read or encoded yields a result holding its
+    /// error, and the rest go on; cancellation stops everything. Dispose each result's latents.
+    /// </summary>
+    public IEnumerable<ClipEncoding> EncodeClips(IEnumerable<VideoSource> sources, int prefetchClips = 2, CancellationToken ct = default)
     {
-        var chunker = NewChunker(source);
+        ArgumentNullException.ThrowIfNull(sources);
+        ArgumentOutOfRangeException.ThrowIfLessThan(prefetchClips, 1);
+        foreach (var clip in ReadAhead.Buffered(t => DecodeClips(sources, t), prefetchClips, ct))
+        {
+            if (clip.Error is not null)
+            {
+                yield return new ClipEncoding(clip.Source, null, clip.Error);
+                continue;
+            }
+            EncodedVideo? encoded = null;
+            Exception? error = null;
+            try
+            {
+                var chunker = new VideoChunker(clip.Source, clip.Info!, _model.ShapeRules, Options.ChunkFramesAfterFirst(_model), _ => clip.Frames!);
+                encoded = EncodeChunks(chunker, null, ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                error = e;
+            }
+            yield return new ClipEncoding(clip.Source, encoded, error);
+        }
+    }
+
+    private sealed record DecodedClip(VideoSource Source, VideoInfo? Info, IReadOnlyList<byte[]>? Frames, Exception? Error);
+
+    private static IEnumerable<DecodedClip> DecodeClips(IEnumerable<VideoSource> sources, CancellationToken ct)
+    {
+        foreach (var source in sources)
+        {
+            ct.ThrowIfCancellationRequested();
+            DecodedClip clip;
+            try
+            {
+                var info = VideoReader.Probe(source.Path);
+                clip = new DecodedClip(source, info, VideoReader.ReadAllRgb24(source.Path, source.ReadOptions, ct).Frames, null);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                clip = new DecodedClip(source, null, null, e);
+            }
+            yield return clip;
+        }
+    }
+
+    private EncodedVideo EncodeChunks(VideoChunker chunker, IProgress<StreamingProgress>? progress, CancellationToken ct)
+    {
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         using var cache = _model.CreateEncoderCache();

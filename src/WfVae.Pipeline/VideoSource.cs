@@ -15,6 +15,8 @@ public sealed record VideoSource
     public int FrameStep { get; init; } = 1;
     /// <summary>Start time within the file; null starts at the first frame.</summary>
     public TimeSpan? Start { get; init; }
+    /// <summary>Drop this many decoded frames first (frame-exact); the frame step counts from the first frame kept.</summary>
+    public int? StartFrame { get; init; }
     /// <summary>Read at most this many frames; null reads to the end.</summary>
     public int? MaxFrames { get; init; }
     /// <summary>
@@ -28,5 +30,5 @@ public sealed record VideoSource
     /// </summary>
     public bool ExactFrameCount { get; init; }
 
-    internal VideoReadOptions ReadOptions => new() { Width = Width, Height = Height, FrameStep = FrameStep, Start = Start, MaxFrames = MaxFrames };
+    internal VideoReadOptions ReadOptions => new() { Width = Width, Height = Height, FrameStep = FrameStep, Start = Start, StartFrame = StartFrame, MaxFrames = MaxFrames };
 }

@@ -22,11 +22,17 @@ public sealed record VideoReadOptions
     /// <summary>Target height; see <see cref="Width"/>.</summary>
     public int? Height { get; init; }
 
-    /// <summary>Keep every n-th decoded frame (1 keeps all). Counted from the first frame at or after <see cref="Start"/>.</summary>
+    /// <summary>Keep every n-th decoded frame (1 keeps all). Counted from the first frame at or after <see cref="Start"/> / <see cref="StartFrame"/>.</summary>
     public int FrameStep { get; init; } = 1;
 
     /// <summary>Skip to this time (frames with an earlier timestamp are dropped). Null starts at the beginning.</summary>
     public TimeSpan? Start { get; init; }
+
+    /// <summary>
+    /// Drop the first n decoded frames (frame-exact, counted after <see cref="Start"/>); the frame step counts from
+    /// the first frame kept. Null or 0 keeps them.
+    /// </summary>
+    public int? StartFrame { get; init; }
 
     /// <summary>Stop after this many frames have been produced (after <see cref="FrameStep"/>). Null reads to the end.</summary>
     public int? MaxFrames { get; init; }
@@ -48,6 +54,8 @@ public sealed record VideoReadOptions
             throw new ArgumentOutOfRangeException(nameof(FrameStep), FrameStep, "VideoReadOptions.FrameStep must be >= 1 (1 keeps every frame).");
         if (Start is { } s && s < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(Start), s, "VideoReadOptions.Start must be null or >= 00:00:00.");
+        if (StartFrame is { } sf && sf < 0)
+            throw new ArgumentOutOfRangeException(nameof(StartFrame), sf, "VideoReadOptions.StartFrame must be null or >= 0.");
         if (MaxFrames is { } m && m < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxFrames), m, "VideoReadOptions.MaxFrames must be null or >= 1.");
     }

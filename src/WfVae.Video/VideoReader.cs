@@ -128,7 +128,8 @@ public static class VideoReader
         }
         if (produced == 0)
         {
-            string where = opts.Start is { } s ? $" at or after start {s} (the video lasts {info.Duration})" : "";
+            string where = opts.Start is { } s ? $" at or after start {s} (the video lasts {info.Duration})"
+                : opts.StartFrame is > 0 ? $" from frame {opts.StartFrame} (the video has about {info.FrameCount} frames)" : "";
             throw new VideoIOException(info.Path, $"zero frames were decoded{where}.");
         }
     }
@@ -141,7 +142,10 @@ public static class VideoReader
         args.AddRange(["-i", FfmpegTools.FileArgument(info.Path), "-map", "0:" + streamIndex.ToString(CultureInfo.InvariantCulture), "-an", "-sn", "-dn"]);
 
         var filters = new List<string>();
-        if (opts.FrameStep > 1)
+        int skip = opts.StartFrame ?? 0;
+        if (skip > 0)
+            filters.Add(FormattableString.Invariant($"select=gte(n\\,{skip})*not(mod(n-{skip}\\,{opts.FrameStep}))"));
+        else if (opts.FrameStep > 1)
             filters.Add(FormattableString.Invariant($"select=not(mod(n\\,{opts.FrameStep}))"));
         if (width != info.Width || height != info.Height)
         {
