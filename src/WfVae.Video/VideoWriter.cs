@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using WfVae.Files;
 
 namespace WfVae.Video;
 
@@ -38,7 +39,7 @@ public static class VideoWriter
         if (!Enum.IsDefined(opts.Encoder))
             throw new ArgumentOutOfRangeException(nameof(options), opts.Encoder, "VideoWriteOptions.Encoder must be Automatic, Libx264 or Mpeg4.");
         string full = Path.GetFullPath(path);
-        string temp = TempPathFor(full);
+        CheckOutputPath(full);
         bool libx264 = opts.Encoder switch
         {
             Mp4Encoder.Mpeg4 => false,
@@ -48,7 +49,7 @@ public static class VideoWriter
             _ => HasLibx264(full, opts.FfmpegFolder),
         };
         int frameBytes = checked(height * width * 3);
-        try
+        AtomicFileWriter.WriteFileAt(full, temp =>
         {
             var args = new List<string>
             {
@@ -105,12 +106,7 @@ public static class VideoWriter
             }
             if (!File.Exists(temp) || new FileInfo(temp).Length == 0)
                 throw new VideoIOException(full, "ffmpeg reported success but wrote no output.");
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            TryDelete(temp);
-        }
+        });
     }
 
     /// <summary>Writes rgb24 frames side by side into one PNG (<c>frames * width</c> by <c>height</c> pixels).</summary>
@@ -139,23 +135,14 @@ public static class VideoWriter
         }
 
         string full = Path.GetFullPath(path);
-        string temp = TempPathFor(full);
+        CheckOutputPath(full);
         try
         {
-            try
-            {
-                using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-                    PngEncoder.Write(fs, rgb, sw, height);
-                File.Move(temp, full, overwrite: true);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new VideoIOException(full, $"could not write the PNG: {ex.Message}", ex);
-            }
+            AtomicFileWriter.WriteFile(full, fs => PngEncoder.Write(fs, rgb, sw, height));
         }
-        finally
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            TryDelete(temp);
+            throw new VideoIOException(full, $"could not write the PNG: {ex.Message}", ex);
         }
     }
 
@@ -167,29 +154,14 @@ public static class VideoWriter
             throw new ArgumentOutOfRangeException(nameof(width), width, $"width must be in [1, {VideoReadOptions.MaxDimension}].");
     }
 
-    /// <summary>A unique hidden temp name next to the target, so the final move is a rename within one folder.</summary>
-    private static string TempPathFor(string full)
+    /// <summary>Clear errors for an output path whose folder is missing or that names a folder.</summary>
+    private static void CheckOutputPath(string full)
     {
         string? dir = Path.GetDirectoryName(full);
         if (string.IsNullOrEmpty(dir) || !Directory.Exists(dir))
             throw new VideoIOException(full, $"the output folder '{dir}' does not exist.");
         if (Directory.Exists(full))
             throw new VideoIOException(full, "is a directory; cannot write a file there.");
-        return Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-    }
-
-    private static void TryDelete(string file)
-    {
-        try
-        {
-            File.Delete(file);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 
     private static bool HasLibx264(string forFile, string? ffmpegFolder)

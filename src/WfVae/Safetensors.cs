@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp;
+using WfVae.Files;
 using static TorchSharp.torch;
 
 namespace WfVae;
@@ -202,32 +203,20 @@ public static class SafetensorsWriter
         int padded = (headerBytes.Length + 7) / 8 * 8;
 
         string full = System.IO.Path.GetFullPath(path);
-        string dir = System.IO.Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        string tmp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+        AtomicFileWriter.WriteFile(full, fs =>
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
+            fs.Write(len);
+            fs.Write(headerBytes);
+            for (int i = headerBytes.Length; i < padded; i++) fs.WriteByte((byte)' ');
+            foreach (var (_, t) in list)
             {
-                Span<byte> len = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
-                fs.Write(len);
-                fs.Write(headerBytes);
-                for (int i = headerBytes.Length; i < padded; i++) fs.WriteByte((byte)' ');
-                foreach (var (_, t) in list)
-                {
-                    using var cpu = t.detach().cpu().contiguous();
-                    WriteData(fs, cpu);
-                }
-                fs.Flush(true);
+                using var cpu = t.detach().cpu().contiguous();
+                WriteData(fs, cpu);
             }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
+        });
     }
 
     private static unsafe void WriteData(Stream s, Tensor cpu)

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using TorchSharp;
+using WfVae.Files;
 using WfVae.Modules;
 using static TorchSharp.torch;
 
@@ -75,7 +76,7 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>The folder the weights were loaded from, if any.</summary>
     public string? SourceDirectory { get; private init; }
 
-    private WfVaeModel(WfVaeConfig config, Device device, WfVaeComponents components = WfVaeComponents.All)
+    private WfVaeModel(WfVaeConfig config, Device device, WfVaeComponents components = WfVaeComponents.All, Generator? initialWeights = null)
     {
         config.Validate();
         if (components is not (WfVaeComponents.Encoder or WfVaeComponents.Decoder or WfVaeComponents.All))
@@ -84,6 +85,14 @@ public sealed class WfVaeModel : IDisposable
         ShapeRules = config.ShapeRules;
         Components = components;
         _net = new WfVaeNetwork(config, components);
+        // Drawn on the CPU before any move, so a seed gives the same weights on every device.
+        if (initialWeights is not null)
+        {
+            // Every trainable conv weight (norm weights are 1-D) with its bias; the frozen Haar filters keep their constants.
+            var parameters = _net.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            foreach (var (name, w) in parameters.Where(p => p.Value.requires_grad && p.Value.dim() >= 3 && p.Key.EndsWith("weight", StringComparison.Ordinal)))
+                ConvWeights.InitialiseDefault(w, parameters.GetValueOrDefault(name[..^"weight".Length] + "bias"), initialWeights);
+        }
         // The weights belong to the model: a caller's open dispose scope must not free them when it closes.
         foreach (var p in _net.parameters()) p.DetachFromDisposeScope();
         foreach (var b in _net.buffers()) b.DetachFromDisposeScope();
@@ -105,15 +114,18 @@ public sealed class WfVaeModel : IDisposable
     internal WfVaeDecoder DecoderNet => _net.decoder ?? throw new InvalidOperationException(
         $"this WF-VAE was loaded with components {Components}, without its decoder; load it with WfVaeComponents.All or Decoder to decode.");
 
-    /// <summary>Builds a model with PyTorch-default random weights (seeded), e.g. for benchmarks or training from scratch.</summary>
+    /// <summary>
+    /// Builds a model with PyTorch-default random weights drawn from a generator seeded with <paramref name="seed"/>
+    /// (the global torch RNG is neither read nor advanced), e.g. for benchmarks or training from scratch.
+    /// </summary>
     /// <param name="config">The model configuration.</param>
     /// <param name="seed">Seed of the weight initialisation.</param>
     /// <param name="device">Device for the weights (default CPU).</param>
     /// <param name="components">Build only the encoder or only the decoder to save memory (see <see cref="Load"/>).</param>
     public static WfVaeModel Create(WfVaeConfig config, long seed = 0, Device? device = null, WfVaeComponents components = WfVaeComponents.All)
     {
-        torch.manual_seed(seed);
-        return new WfVaeModel(config, ResolveDevice(device), components);
+        using var initialWeights = new Generator(unchecked((ulong)seed));
+        return new WfVaeModel(config, ResolveDevice(device), components, initialWeights);
     }
 
     /// <summary>
@@ -199,13 +211,17 @@ public sealed class WfVaeModel : IDisposable
     {
         if (Components != WfVaeComponents.All)
             throw new InvalidOperationException($"this WF-VAE holds only its {Components} (loaded with components {Components}); saving it would write an incomplete checkpoint. Load it with WfVaeComponents.All to save.");
+        WriteFolder(directory, Config, _net.state_dict(), storage, metadata);
+    }
+
+    /// <summary>Writes a model folder (weights, then config.json, each replaced atomically) from any state dict of <paramref name="config"/>'s network.</summary>
+    internal static void WriteFolder(string directory, WfVaeConfig config, IEnumerable<KeyValuePair<string, Tensor>> stateDict, ScalarType storage, IReadOnlyDictionary<string, string>? metadata)
+    {
         Directory.CreateDirectory(directory);
         using var scope = NewDisposeScope();
-        var sd = _net.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().to(storage, CPU))).ToList();
+        var sd = stateDict.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().to(storage, CPU))).ToList();
         SafetensorsWriter.Write(Path.Combine(directory, WeightsFileName), sd, metadata);
-        string cfg = Path.Combine(directory, ConfigFileName), tmp = cfg + ".tmp";
-        File.WriteAllText(tmp, Config.ToJson());
-        File.Move(tmp, cfg, overwrite: true);
+        AtomicFileWriter.WriteAllText(Path.Combine(directory, ConfigFileName), config.ToJson());
     }
 
     /// <summary>Number of parameters (including the 128 frozen Haar weights, as the official count does).</summary>
@@ -405,9 +421,9 @@ public sealed class WfVaeModel : IDisposable
     // ---------------------------------------------------------------- training entry points
 
     /// <summary>Full forward with gradients for training: returns (reconstruction, posterior moments, W2, W3, Ŵ2, Ŵ3).</summary>
-    internal (Tensor Recon, Tensor Moments, Tensor EncL1, Tensor EncL2, Tensor DecL1, Tensor DecL2) TrainingForward(Tensor x, Tensor? noise)
+    internal (Tensor Recon, Tensor Moments, Tensor EncL1, Tensor EncL2, Tensor DecL1, Tensor DecL2) TrainingForward(Tensor x, Tensor? noise, Generator dropoutRandom)
     {
-        var pass = new ForwardPass(Inference, null, inference: false);
+        var pass = new ForwardPass(Inference, null, inference: false, dropoutRandom);
         var moments = EncoderNet.Forward(x, pass, out var el1, out var el2);
         var parts = moments.chunk(2, 1);
         var z = parts[0];

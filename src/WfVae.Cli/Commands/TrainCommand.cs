@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using TorchSharp;
 using WfVae.Pipeline;
 using WfVae.Training;
@@ -146,6 +147,11 @@ internal static class TrainCommand
                     return summary.Cancelled ? 130 : 0;
                 }
             }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException && e.Message.Contains("TrainingOptions.", StringComparison.Ordinal))
+            {
+                string message = InCliTerms(e.Message);
+                throw e is NotSupportedException ? new NotSupportedException(message, e) : new ArgumentException(message, e);
+            }
             finally
             {
                 Console.CancelKeyPress -= onCancel;
@@ -153,6 +159,20 @@ internal static class TrainCommand
         }));
         return cmd;
     }
+
+    /// <summary>The flag of each <see cref="TrainingOptions"/> property that the library names in its messages.</summary>
+    private static readonly Dictionary<string, string> OptionFlags = new(StringComparer.Ordinal)
+    {
+        ["Steps"] = "--steps", ["BatchSize"] = "--batch", ["Frames"] = "--frames", ["Size"] = "--size", ["LearningRate"] = "--lr",
+        ["WarmupSteps"] = "--warmup", ["GradientClipNorm"] = "--clip-grad", ["EmaDecay"] = "--ema-decay", ["KlWeight"] = "--kl-weight",
+        ["WaveletWeight"] = "--wavelet-weight", ["MseWeight"] = "--mse-weight", ["UseDiscriminator"] = "--gan",
+        ["DiscriminatorStart"] = "--disc-start", ["DiscriminatorWeight"] = "--disc-weight", ["LpipsWeights"] = "--lpips",
+        ["BFloat16"] = "--bf16", ["Seed"] = "--seed", ["CheckpointEvery"] = "--checkpoint-every", ["LogEvery"] = "--log-every",
+    };
+
+    /// <summary>A library message with <c>TrainingOptions.X</c> replaced by the flag that sets X (when there is one).</summary>
+    internal static string InCliTerms(string message) =>
+        Regex.Replace(message, @"TrainingOptions\.(\w+)", m => OptionFlags.TryGetValue(m.Groups[1].Value, out var flag) ? flag : m.Value);
 
     public static Command CreateExport()
     {

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using WfVae.Pipeline;
+using WfVae.Files;
 using WfVae.Training;
 using WfVae.Video;
 using static TorchSharp.torch;
@@ -153,43 +154,14 @@ internal static class EncoderFineTuning
     /// <summary>Exports the run's checkpoint into a temporary sibling folder, then moves it into place.</summary>
     private static void Export(string run, string output, WfVaeFineTuningOptions ft, string start)
     {
-        string parent = Path.GetDirectoryName(output) ?? throw new ArgumentException($"WfVaeFineTuningOptions.OutputModelDirectory '{output}' has no parent folder.");
-        Directory.CreateDirectory(parent);
-        string name = Path.GetFileName(output);
-        string tmp = Path.Combine(parent, $".{name}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        string old = Path.Combine(parent, $".{name}.old-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        try
+        if (Path.GetDirectoryName(output) is null) throw new ArgumentException($"WfVaeFineTuningOptions.OutputModelDirectory '{output}' has no parent folder.");
+        AtomicFileWriter.WriteDirectory(output, tmp =>
         {
             WfVaeTrainer.Export(run, tmp, ft.UseEma, ft.StoreFloat16 ? ScalarType.Float16 : ScalarType.Float32,
                 new Dictionary<string, string> { ["producer"] = ProducerMetadata, ["wfvae_finetuned_from"] = start });
             using (WfVaeModel.Load(tmp)) { } // never publish a folder that does not load
             CheckOutput(output, ft.Overwrite); // it may have appeared while training
-            if (Directory.Exists(output))
-            {
-                Directory.Move(output, old);
-                try
-                {
-                    Directory.Move(tmp, output);
-                }
-                catch
-                {
-                    Directory.Move(old, output);
-                    throw;
-                }
-                try { Directory.Delete(old, recursive: true); }
-                catch (IOException) { } // the new folder is in place; only the replaced one lingers
-                catch (UnauthorizedAccessException) { }
-            }
-            else
-            {
-                Directory.Move(tmp, output);
-            }
-        }
-        finally
-        {
-            try { if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
+        });
     }
+
 }

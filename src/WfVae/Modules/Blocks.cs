@@ -44,16 +44,24 @@ internal sealed class ConvWeights : nn.Module
     public ConvWeights(long outCh, long inCh, long[] kernel, bool hasBias, bool trainable = true) : base("ConvWeights")
     {
         var shape = new long[] { outCh, inCh }.Concat(kernel).ToArray();
-        long fanIn = inCh * kernel.Aggregate(1L, (a, b) => a * b);
-        // PyTorch's default Conv init: kaiming_uniform(a=√5) on the weight ⇒ U(±1/√fanIn), same bound for bias.
-        double bound = 1.0 / Math.Sqrt(fanIn);
-        weight = new Parameter(torch.empty(shape).uniform_(-bound, bound), trainable);
+        // Zeros, not random: loading overwrites them and WfVaeModel.Create draws them from its own generator.
+        weight = new Parameter(torch.zeros(shape), trainable);
         register_parameter("weight", weight);
         if (hasBias)
         {
-            bias = new Parameter(torch.empty(outCh).uniform_(-bound, bound), trainable);
+            bias = new Parameter(torch.zeros(outCh), trainable);
             register_parameter("bias", bias);
         }
+    }
+
+    /// <summary>PyTorch's default Conv init of an (out, in, k…) weight and its bias, drawn from <paramref name="generator"/>: kaiming_uniform(a=√5) ⇒ U(±1/√fanIn), same bound for the bias.</summary>
+    public static void InitialiseDefault(Tensor weight, Tensor? bias, Generator generator)
+    {
+        long fanIn = weight.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+        double bound = 1.0 / Math.Sqrt(fanIn);
+        using var _ = torch.no_grad();
+        weight.uniform_(-bound, bound, generator);
+        bias?.uniform_(-bound, bound, generator);
     }
 }
 
@@ -379,9 +387,10 @@ internal sealed class ResnetBlock : CausalBlock
         {
             h.Dispose();
             using var a = F.silu(n, inplace: true);
-            if (_dropout > 0 && training)
+            if (_dropout > 0 && training && !pass.Inference)
             {
-                using var d = F.dropout(a, _dropout, true);
+                var random = pass.DropoutRandom ?? throw new InvalidOperationException("a training forward of a model with dropout needs ForwardPass.DropoutRandom.");
+                using var d = GeneratorDropout.Apply(a, _dropout, random);
                 h = conv2.call(d, pass);
             }
             else h = conv2.CallReleasing(a, pass, a, n);

@@ -103,19 +103,19 @@ public sealed record TrainingOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
-        if (Steps < 0) throw new ArgumentException($"steps must be ≥ 0, got {Steps}.");
-        if (BatchSize < 1) throw new ArgumentException($"batch must be ≥ 1, got {BatchSize}.");
-        if (Frames < 1 || (Frames - 1) % 4 != 0) throw new ArgumentException($"frames must be 1 + 4k (e.g. 9, 17, 25), got {Frames}.");
-        if (Size < 16 || Size % 8 != 0) throw new ArgumentException($"size must be a multiple of 8 and at least 16, got {Size}.");
-        if (!(LearningRate > 0)) throw new ArgumentException($"lr must be > 0, got {LearningRate}.");
-        if (WarmupSteps < 0) throw new ArgumentException($"warmup must be ≥ 0, got {WarmupSteps}.");
-        if (EmaDecay < 0 || EmaDecay >= 1) throw new ArgumentException($"EMA decay must be in [0, 1), got {EmaDecay}.");
-        if (CheckpointEvery < 1) throw new ArgumentException($"checkpoint interval must be ≥ 1, got {CheckpointEvery}.");
-        if (LogEvery < 1) throw new ArgumentException($"log interval must be ≥ 1, got {LogEvery}.");
-        if (!(MseWeight >= 0) || double.IsInfinity(MseWeight)) throw new ArgumentException($"MSE weight must be a finite number ≥ 0, got {MseWeight}.");
-        if (DiscriminatorLayers < 1) throw new ArgumentException($"discriminator layers must be ≥ 1, got {DiscriminatorLayers}.");
+        if (Steps < 0) throw new ArgumentException($"TrainingOptions.Steps must be ≥ 0, got {Steps}.");
+        if (BatchSize < 1) throw new ArgumentException($"TrainingOptions.BatchSize must be ≥ 1, got {BatchSize}.");
+        if (Frames < 1 || (Frames - 1) % 4 != 0) throw new ArgumentException($"TrainingOptions.Frames must be 1 + 4k (e.g. 9, 17, 25), got {Frames}.");
+        if (Size < 16 || Size % 8 != 0) throw new ArgumentException($"TrainingOptions.Size must be a multiple of 8 and at least 16, got {Size}.");
+        if (!(LearningRate > 0)) throw new ArgumentException($"TrainingOptions.LearningRate must be > 0, got {LearningRate}.");
+        if (WarmupSteps < 0) throw new ArgumentException($"TrainingOptions.WarmupSteps must be ≥ 0, got {WarmupSteps}.");
+        if (EmaDecay < 0 || EmaDecay >= 1) throw new ArgumentException($"TrainingOptions.EmaDecay must be in [0, 1), got {EmaDecay}.");
+        if (CheckpointEvery < 1) throw new ArgumentException($"TrainingOptions.CheckpointEvery must be ≥ 1, got {CheckpointEvery}.");
+        if (LogEvery < 1) throw new ArgumentException($"TrainingOptions.LogEvery must be ≥ 1, got {LogEvery}.");
+        if (!(MseWeight >= 0) || double.IsInfinity(MseWeight)) throw new ArgumentException($"TrainingOptions.MseWeight must be a finite number ≥ 0, got {MseWeight}.");
+        if (DiscriminatorLayers < 1) throw new ArgumentException($"TrainingOptions.DiscriminatorLayers must be ≥ 1, got {DiscriminatorLayers}.");
         if (LpipsWeights is not null)
-            throw new NotSupportedException("LPIPS is not available in this port: the VGG16 LPIPS network and its weights are not included and cannot be downloaded here; train without --lpips (the official objective with perceptual_weight 0).");
+            throw new NotSupportedException("LPIPS is not available in this port: the VGG16 LPIPS network and its weights are not included and cannot be downloaded here; do not set TrainingOptions.LpipsWeights (the official objective with perceptual_weight 0).");
     }
 
     internal static readonly JsonSerializerOptions Json = new()

@@ -1,11 +1,9 @@
 using System.Diagnostics;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using TorchSharp;
 using TorchSharp.Modules;
+using WfVae.Files;
 using WfVae.Metrics;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace WfVae.Training;
 
@@ -51,24 +49,25 @@ public sealed record TrainingProgress(TrainingStepResult Last, long TotalSteps, 
 public sealed record TrainingSummary(long StartStep, long EndStep, bool Cancelled, TimeSpan Elapsed, string CheckpointDirectory);
 
 /// <summary>
-/// Trains a <see cref="WfVaeModel"/> with the official WF-VAE objective (spec §7): L1 reconstruction, KL, the wavelet
-/// energy-flow loss and, optionally, a 3D PatchGAN with adaptive weight; AdamW, EMA, gradient clipping, optional bf16
-/// on CUDA. State lives in a run folder whose <c>checkpoint/</c> sub-folder is replaced atomically (written to a temporary
-/// folder, then renamed), holding the model (<c>model/config.json</c> + safetensors), optimiser moments, EMA weights,
-/// discriminator, step and options. Randomness of step s is derived from (seed, s) only, so a resumed run continues
-/// exactly where the checkpoint left off.
+/// Trains a <see cref="WfVaeModel"/> with the official WF-VAE objective (spec §7, computed by <see cref="WfVaeObjective"/>):
+/// L1 reconstruction, KL, the wavelet energy-flow loss and, optionally, a 3D PatchGAN with adaptive weight; AdamW, EMA,
+/// gradient clipping, optional bf16 on CUDA. State lives in a run folder whose <c>checkpoint/</c> sub-folder
+/// (<see cref="TrainingCheckpointStore"/>) is replaced atomically. Every random draw of step s (data, posterior noise,
+/// dropout masks) comes from generators seeded by (seed, s) only, never the global torch RNG, so a resumed run continues
+/// exactly where the checkpoint left off and training neither depends on nor changes global random state.
 /// </summary>
 public sealed class WfVaeTrainer : IDisposable
 {
     /// <summary>Name of the checkpoint folder inside the run folder.</summary>
-    public const string CheckpointFolderName = "checkpoint";
-    private const string ModelFolder = "model", OptimizerFile = "optimizer.safetensors", EmaFile = "ema.safetensors",
-        DiscFile = "discriminator.safetensors", DiscOptimizerFile = "discriminator_optimizer.safetensors", StateFile = "state.json";
+    public const string CheckpointFolderName = TrainingCheckpointStore.FolderName;
+    // Salts of the per-step random streams (MixSeed): changing one changes every run's random numbers.
+    private const long DataSalt = 0x5EED, PosteriorNoiseSalt = 0xB0153, DropoutSalt = 0xD15C, DiscriminatorInitSalt = 0xD15C0;
 
     private readonly AdamWOptimizer _opt;
     private readonly Dictionary<string, Tensor> _ema = [];
     private readonly PatchDiscriminator3D? _disc;
     private readonly AdamWOptimizer? _discOpt;
+    private readonly TrainingCheckpointStore _store;
     private double _trainSeconds;
     private bool _disposed;
 
@@ -86,17 +85,18 @@ public sealed class WfVaeTrainer : IDisposable
     /// <summary>Where the checkpoint of <paramref name="runDirectory"/> lives.</summary>
     public static string CheckpointDirectory(string runDirectory) => Path.Combine(runDirectory, CheckpointFolderName);
 
+    /// <summary>Where a crash in the middle of a checkpoint swap leaves the previous checkpoint (still resumable).</summary>
+    public static string CheckpointBackupDirectory(string runDirectory) => AtomicFileWriter.BackupPathOf(CheckpointDirectory(runDirectory));
+
     private WfVaeTrainer(WfVaeModel model, TrainingOptions options, string runDirectory)
     {
         options.Validate();
         Model = model;
         Options = options;
-        RunDirectory = Path.GetFullPath(runDirectory);
-        if (options.BFloat16)
-        {
-            if (model.Device.type != DeviceType.CUDA)
-                throw new NotSupportedException("--bf16 needs a CUDA device: bfloat16 training is slow and inaccurate on CPU. Train in fp32 on CPU, or pass --device cuda.");
-        }
+        _store = new TrainingCheckpointStore(runDirectory);
+        RunDirectory = _store.RunDirectory;
+        if (options.BFloat16 && model.Device.type != DeviceType.CUDA)
+            throw new NotSupportedException("TrainingOptions.BFloat16 needs a CUDA device: bfloat16 training is slow and inaccurate on CPU. Train in fp32 on CPU, or load the model on a CUDA device.");
         var trainable = model.Network.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
         _opt = new AdamWOptimizer(trainable, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, masterWeights: options.BFloat16);
         if (options.BFloat16) model.ToDType(ScalarType.BFloat16);
@@ -104,7 +104,8 @@ public sealed class WfVaeTrainer : IDisposable
             foreach (var (name, w) in _opt.Weights) _ema[name] = w.detach().to(ScalarType.Float32).clone();
         if (options.UseDiscriminator)
         {
-            _disc = new PatchDiscriminator3D(options.DiscriminatorChannels, options.DiscriminatorLayers);
+            using (var init = new Generator((ulong)MixSeed(options.Seed, 0, DiscriminatorInitSalt)))
+                _disc = new PatchDiscriminator3D(options.DiscriminatorChannels, options.DiscriminatorLayers, init);
             if (model.Device.type != DeviceType.CPU) _disc.to(model.Device);
             _disc.train();
             var dparams = _disc.named_parameters().Select(p => (p.name, p.parameter)).ToList();
@@ -114,7 +115,7 @@ public sealed class WfVaeTrainer : IDisposable
     }
 
     /// <summary>True when <paramref name="runDirectory"/> holds a checkpoint (or the backup of an interrupted swap).</summary>
-    public static bool HasCheckpoint(string runDirectory) => FindCheckpoint(runDirectory) is not null;
+    public static bool HasCheckpoint(string runDirectory) => new TrainingCheckpointStore(runDirectory).Find() is not null;
 
     /// <summary>Starts a fresh run: a model with seeded random weights for <paramref name="config"/>.</summary>
     public static WfVaeTrainer CreateNew(string runDirectory, WfVaeConfig config, TrainingOptions options, Device? device = null)
@@ -142,22 +143,18 @@ public sealed class WfVaeTrainer : IDisposable
     /// </summary>
     public static WfVaeTrainer Resume(string runDirectory, Func<TrainingOptions, TrainingOptions>? adjust = null, Device? device = null)
     {
-        string ckpt = FindCheckpoint(runDirectory)
-            ?? throw new DirectoryNotFoundException($"'{runDirectory}' has no checkpoint ({CheckpointFolderName}/{StateFile}).");
-        var state = JsonNode.Parse(File.ReadAllText(Path.Combine(ckpt, StateFile)))!.AsObject();
-        var saved = TrainingOptions.FromJson(state["options"]!.ToJsonString());
+        var ckpt = new TrainingCheckpointStore(runDirectory).Open();
+        var saved = ckpt.Options;
         var options = adjust?.Invoke(saved) ?? saved;
         if (options.UseDiscriminator != saved.UseDiscriminator || options.BFloat16 != saved.BFloat16 ||
             options.DiscriminatorChannels != saved.DiscriminatorChannels || options.DiscriminatorLayers != saved.DiscriminatorLayers)
-            throw new ArgumentException("the discriminator and bf16 settings of a run cannot change on resume; start a new run folder.");
-        long step = state["step"]!.GetValue<long>();
-        var model = WfVaeModel.Load(Path.Combine(ckpt, ModelFolder), device);
+            throw new ArgumentException("TrainingOptions.UseDiscriminator, DiscriminatorChannels, DiscriminatorLayers and BFloat16 of a run cannot change on resume; start a new run folder.");
+        var model = WfVaeModel.Load(ckpt.ModelDirectory, device);
         WfVaeTrainer? trainer = null;
         try
         {
             trainer = new WfVaeTrainer(model, options, runDirectory);
-            trainer.LoadState(ckpt, step);
-            trainer._trainSeconds = state["train_seconds"]?.GetValue<double>() ?? 0;
+            trainer.LoadState(ckpt);
             return trainer;
         }
         catch
@@ -167,41 +164,33 @@ public sealed class WfVaeTrainer : IDisposable
         }
     }
 
-    private void LoadState(string ckpt, long step)
+    private void LoadState(StoredCheckpoint ckpt)
     {
-        using (var r = new SafetensorsReader(Path.Combine(ckpt, OptimizerFile)))
-            _opt.LoadState(n => r.Entries.ContainsKey(n) ? r.Read(n).to(Model.Device) : null, step);
-        using (var r = new SafetensorsReader(Path.Combine(ckpt, EmaFile)))
-        using (no_grad())
-            foreach (var (name, t) in _ema)
-            {
-                if (!r.Entries.ContainsKey(name)) throw new InvalidDataException($"EMA state has no tensor '{name}'.");
-                using var src = r.Read(name);
-                t.copy_(src);
-            }
+        using (var r = new SafetensorsReader(ckpt.OptimizerFile))
+            _opt.LoadState(n => r.Entries.ContainsKey(n) ? r.Read(n).to(Model.Device) : null, ckpt.Step);
+        using (var r = new SafetensorsReader(ckpt.EmaFile))
+            CopyInto(_ema, r, "EMA state");
         if (_disc is not null && _discOpt is not null)
         {
-            using (var r = new SafetensorsReader(Path.Combine(ckpt, DiscFile)))
-            using (no_grad())
-                foreach (var (name, t) in _disc.state_dict())
-                {
-                    if (!r.Entries.ContainsKey(name)) throw new InvalidDataException($"discriminator state has no tensor '{name}'.");
-                    using var src = r.Read(name);
-                    t.copy_(src);
-                }
-            using var ro = new SafetensorsReader(Path.Combine(ckpt, DiscOptimizerFile));
-            _discOpt.LoadState(n => ro.Entries.ContainsKey(n) ? ro.Read(n).to(Model.Device) : null, step);
+            using (var r = new SafetensorsReader(ckpt.DiscriminatorFile))
+                CopyInto(_disc.state_dict(), r, "discriminator state");
+            using var ro = new SafetensorsReader(ckpt.DiscriminatorOptimizerFile);
+            _discOpt.LoadState(n => ro.Entries.ContainsKey(n) ? ro.Read(n).to(Model.Device) : null, ckpt.Step);
         }
-        Step = step;
-        CheckpointStep = step;
+        Step = ckpt.Step;
+        CheckpointStep = ckpt.Step;
+        _trainSeconds = ckpt.TrainSeconds;
     }
 
-    private static string? FindCheckpoint(string runDirectory)
+    private static void CopyInto(IEnumerable<KeyValuePair<string, Tensor>> targets, SafetensorsReader r, string what)
     {
-        string main = CheckpointDirectory(runDirectory), backup = main + ".old";
-        if (File.Exists(Path.Combine(main, StateFile))) return main;
-        if (File.Exists(Path.Combine(backup, StateFile))) return backup;
-        return null;
+        using var _ = no_grad();
+        foreach (var (name, t) in targets)
+        {
+            if (!r.Entries.ContainsKey(name)) throw new InvalidDataException($"{what} has no tensor '{name}'.");
+            using var src = r.Read(name);
+            t.copy_(src);
+        }
     }
 
     /// <summary>Learning rate at step <paramref name="step"/> (0-based): linear warm-up, then constant or cosine.</summary>
@@ -219,7 +208,10 @@ public sealed class WfVaeTrainer : IDisposable
     }
 
     /// <summary>The data RNG of step <paramref name="step"/>: a pure function of (seed, step).</summary>
-    public static Random StepRandom(long seed, long step) => new(MixSeed(seed, step, 0x5EED));
+    public static Random StepRandom(long seed, long step) => new(MixSeed(seed, step, DataSalt));
+
+    /// <summary>A torch generator of step <paramref name="step"/>'s stream <paramref name="salt"/>, on the model's device.</summary>
+    private Generator StepGenerator(long step, long salt) => new((ulong)MixSeed(Options.Seed, step, salt), Model.Device);
 
     private static int MixSeed(long seed, long step, long salt)
     {
@@ -305,38 +297,15 @@ public sealed class WfVaeTrainer : IDisposable
     {
         var o = Options;
         long b = x.shape[0], t = x.shape[2], h = x.shape[3], w = x.shape[4];
-        Tensor? noise = null;
-        if (o.SamplePosterior)
-        {
-            long[] zShape = Model.LatentShape(b, t, h, w);
-            using var gen = new Generator((ulong)MixSeed(o.Seed, s, 0xB0153), Model.Device);
-            noise = randn(zShape, dtype: Model.DType, device: Model.Device, generator: gen);
-        }
-        var (recon, moments, w2, w3, w2Hat, w3Hat) = Model.TrainingForward(x, noise);
-        var xf = x.to(ScalarType.Float32);
-        var rf = recon.to(ScalarType.Float32);
-        var diff = xf.sub(rf);
-        var absSum = diff.abs().sum();
-        var sqSum = diff.square().sum();
-        var rec = absSum.div(b * t);
-        if (o.MseWeight > 0) rec = rec.add(sqSum.div(b * t).mul(o.MseWeight));
-        var parts = moments.to(ScalarType.Float32).chunk(2, 1);
-        var logvar = parts[1].clamp(-30, 20);
-        var kl = parts[0].square().add(logvar.exp()).sub(1).sub(logvar).sum().mul(0.5 / b);
-        var wl = w2.to(ScalarType.Float32).sub(w2Hat.to(ScalarType.Float32)).abs().sum()
-            .add(w3.to(ScalarType.Float32).sub(w3Hat.to(ScalarType.Float32)).abs().sum()).div(b);
-        var loss = rec.add(kl.mul(o.KlWeight)).add(wl.mul(o.WaveletWeight));
+        using var dropout = StepGenerator(s, DropoutSalt);
+        var (recon, moments, w2, w3, w2Hat, w3Hat) = Model.TrainingForward(x, PosteriorNoise(x, s), dropout);
+        var terms = WfVaeObjective.Generator(o, x, recon, moments, w2, w3, w2Hat, w3Hat);
+        var loss = terms.Total;
         double gAdv = 0, dWeight = 0;
         if (adversarial)
         {
-            torch.manual_seed(MixSeed(o.Seed, s, 0xD15C));
-            var gLoss = _disc!.forward(recon).to(ScalarType.Float32).mean().neg();
-            var last = Model.DecoderNet.LastLayerWeight;
-            var recGrad = torch.autograd.grad([rec], [last], retain_graph: true)[0];
-            var gGrad = torch.autograd.grad([gLoss], [last], retain_graph: true)[0];
-            double rn = recGrad.to(ScalarType.Float32).norm().item<float>(), gn = gGrad.to(ScalarType.Float32).norm().item<float>();
-            dWeight = Math.Clamp(rn / (gn + 1e-6), 0, 1e6) * o.DiscriminatorWeight;
-            if (!double.IsFinite(dWeight)) dWeight = 0;
+            var gLoss = WfVaeObjective.GeneratorAdversarial(_disc!.forward(recon, dropout));
+            dWeight = WfVaeObjective.AdaptiveAdversarialWeight(o, terms.Reconstruction, gLoss, Model.DecoderNet.LastLayerWeight);
             loss = loss.add(gLoss.mul(dWeight));
             gAdv = gLoss.item<float>();
         }
@@ -347,11 +316,11 @@ public sealed class WfVaeTrainer : IDisposable
         var res = new TrainingStepResult
         {
             Loss = lossValue,
-            L1 = absSum.item<float>() / (b * t * 3.0 * h * w),
-            Mse = sqSum.item<float>() / (b * t * 3.0 * h * w),
-            Reconstruction = rec.item<float>(),
-            Kl = kl.item<float>(),
-            Wavelet = wl.item<float>(),
+            L1 = terms.AbsoluteErrorSum.item<float>() / (b * t * 3.0 * h * w),
+            Mse = terms.SquaredErrorSum.item<float>() / (b * t * 3.0 * h * w),
+            Reconstruction = terms.Reconstruction.item<float>(),
+            Kl = terms.Kl.item<float>(),
+            Wavelet = terms.Wavelet.item<float>(),
             GeneratorAdversarial = gAdv,
             AdversarialWeight = dWeight,
             Psnr = psnr,
@@ -369,26 +338,24 @@ public sealed class WfVaeTrainer : IDisposable
         return res with { GradNorm = norm };
     }
 
+    /// <summary>The posterior noise of step <paramref name="s"/> (null when training on the posterior mean).</summary>
+    private Tensor? PosteriorNoise(Tensor x, long s)
+    {
+        if (!Options.SamplePosterior) return null;
+        using var gen = StepGenerator(s, PosteriorNoiseSalt);
+        return randn(Model.LatentShape(x.shape[0], x.shape[2], x.shape[3], x.shape[4]), dtype: Model.DType, device: Model.Device, generator: gen);
+    }
+
     private TrainingStepResult DiscriminatorStep(Tensor x, long s, double lr)
     {
         var o = Options;
+        using var dropout = StepGenerator(s, DropoutSalt);
         Tensor recon;
         using (no_grad())
-        {
-            long b = x.shape[0];
-            Tensor? noise = null;
-            if (o.SamplePosterior)
-            {
-                long[] zShape = Model.LatentShape(b, x.shape[2], x.shape[3], x.shape[4]);
-                using var gen = new Generator((ulong)MixSeed(o.Seed, s, 0xB0153), Model.Device);
-                noise = randn(zShape, dtype: Model.DType, device: Model.Device, generator: gen);
-            }
-            recon = Model.TrainingForward(x, noise).Recon.detach();
-        }
-        torch.manual_seed(MixSeed(o.Seed, s, 0xD15C));
-        var real = _disc!.forward(x).to(ScalarType.Float32);
-        var fake = _disc.forward(recon).to(ScalarType.Float32);
-        var dLoss = F.relu(real.neg().add(1)).mean().add(F.relu(fake.add(1)).mean()).mul(0.5);
+            recon = Model.TrainingForward(x, PosteriorNoise(x, s), dropout).Recon.detach();
+        var real = _disc!.forward(x, dropout);
+        var fake = _disc.forward(recon, dropout);
+        var dLoss = WfVaeObjective.DiscriminatorHinge(real, fake);
         double value = dLoss.item<float>();
         _discOpt!.ZeroGrad();
         if (!double.IsFinite(value)) return new TrainingStepResult { DiscriminatorStep = true, DiscriminatorLoss = value, Applied = false, LearningRate = lr };
@@ -415,48 +382,10 @@ public sealed class WfVaeTrainer : IDisposable
     public string SaveCheckpoint()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        Directory.CreateDirectory(RunDirectory);
-        string final = CheckpointDirectory(RunDirectory), backup = final + ".old";
-        string tmp = Path.Combine(RunDirectory, $".{CheckpointFolderName}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        try
-        {
-            string modelDir = Path.Combine(tmp, ModelFolder);
-            Directory.CreateDirectory(modelDir);
-            WriteModelFolder(modelDir, MasterStateDict(), ScalarType.Float32, new Dictionary<string, string> { ["step"] = Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-            SafetensorsWriter.Write(Path.Combine(tmp, OptimizerFile), _opt.StateTensors());
-            SafetensorsWriter.Write(Path.Combine(tmp, EmaFile), _ema);
-            if (_disc is not null && _discOpt is not null)
-            {
-                SafetensorsWriter.Write(Path.Combine(tmp, DiscFile), _disc.state_dict());
-                SafetensorsWriter.Write(Path.Combine(tmp, DiscOptimizerFile), _discOpt.StateTensors());
-            }
-            var state = new JsonObject
-            {
-                ["step"] = Step,
-                ["train_seconds"] = _trainSeconds,
-                ["seed"] = Options.Seed,
-                ["rng"] = "per-step: data Random and posterior noise are derived from (seed, step) only",
-                ["written_utc"] = DateTime.UtcNow.ToString("O"),
-                ["options"] = JsonNode.Parse(Options.ToJson()),
-            };
-            File.WriteAllText(Path.Combine(tmp, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            // Swap: checkpoint → checkpoint.old, tmp → checkpoint, drop the backup. A crash at any point leaves either
-            // checkpoint/ or checkpoint.old/ complete, and FindCheckpoint falls back to the backup.
-            if (Directory.Exists(final))
-            {
-                if (Directory.Exists(backup)) Directory.Delete(backup, recursive: true);
-                Directory.Move(final, backup);
-            }
-            Directory.Move(tmp, final);
-            if (Directory.Exists(backup)) Directory.Delete(backup, recursive: true);
-        }
-        catch
-        {
-            try { if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true); } catch (IOException) { }
-            throw;
-        }
+        string written = _store.Save(new TrainingCheckpointContent(Model.Config, MasterStateDict(), _opt.StateTensors(), _ema,
+            _disc?.state_dict(), _discOpt?.StateTensors(), Step, _trainSeconds, Options));
         CheckpointStep = Step;
-        return final;
+        return written;
     }
 
     /// <summary>The model's state dict with fp32 (master) weights for the trainable parameters.</summary>
@@ -471,51 +400,14 @@ public sealed class WfVaeTrainer : IDisposable
     /// <summary>The EMA weights (fp32), by parameter name.</summary>
     public IReadOnlyDictionary<string, Tensor> EmaWeights => _ema;
 
-    private void WriteModelFolder(string dir, IEnumerable<KeyValuePair<string, Tensor>> sd, ScalarType storage, IReadOnlyDictionary<string, string> metadata)
-    {
-        using var scope = NewDisposeScope();
-        var list = sd.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().to(storage, CPU))).ToList();
-        SafetensorsWriter.Write(Path.Combine(dir, WfVaeModel.WeightsFileName), list, metadata);
-        File.WriteAllText(Path.Combine(dir, WfVaeModel.ConfigFileName), Model.Config.ToJson());
-    }
-
     /// <summary>
     /// Writes a model folder (config.json + diffusion_pytorch_model.safetensors) from the checkpoint of
     /// <paramref name="runDirectory"/>, with the EMA weights when <paramref name="useEma"/>, stored as
     /// <paramref name="storage"/> (Float32, Float16 or BFloat16; <see cref="WfVaeModel.Load"/> casts back to fp32).
     /// Returns the step of the exported checkpoint.
     /// </summary>
-    public static long Export(string runDirectory, string outDirectory, bool useEma, ScalarType storage = ScalarType.Float32, IReadOnlyDictionary<string, string>? metadata = null)
-    {
-        string ckpt = FindCheckpoint(runDirectory)
-            ?? throw new DirectoryNotFoundException($"'{runDirectory}' has no checkpoint ({CheckpointFolderName}/{StateFile}).");
-        if (storage is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
-            throw new ArgumentException($"storage dtype {storage} is not supported; use Float32, Float16 or BFloat16.", nameof(storage));
-        var state = JsonNode.Parse(File.ReadAllText(Path.Combine(ckpt, StateFile)))!.AsObject();
-        long step = state["step"]!.GetValue<long>();
-        using var model = WfVaeModel.Load(Path.Combine(ckpt, ModelFolder));
-        if (useEma)
-        {
-            using var r = new SafetensorsReader(Path.Combine(ckpt, EmaFile));
-            var sd = model.Network.state_dict();
-            using var _ = no_grad();
-            foreach (var name in r.Entries.Keys)
-            {
-                if (!sd.TryGetValue(name, out var dst)) throw new InvalidDataException($"EMA tensor '{name}' is not a model parameter.");
-                using var src = r.Read(name);
-                dst.copy_(src);
-            }
-        }
-        var meta = new Dictionary<string, string>
-        {
-            ["format"] = "pt",
-            ["wfvae_train_step"] = step.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["wfvae_weights"] = useEma ? "ema" : "raw",
-        };
-        if (metadata is not null) foreach (var (k, v) in metadata) meta[k] = v;
-        model.Save(outDirectory, storage, meta);
-        return step;
-    }
+    public static long Export(string runDirectory, string outDirectory, bool useEma, ScalarType storage = ScalarType.Float32, IReadOnlyDictionary<string, string>? metadata = null) =>
+        new TrainingCheckpointStore(runDirectory).Export(outDirectory, useEma, storage, metadata);
 
     public void Dispose()
     {

@@ -58,4 +58,15 @@ public sealed class TrainCliTests : IDisposable
         using var model = WfVaeModel.Load(Path.Combine(WfVaeTrainer.CheckpointDirectory(P("run")), "model"));
         Assert.Equal(4, model.Config.LatentDim);
     }
+
+    [Fact]
+    public void Option_errors_name_the_flag_not_the_library_property()
+    {
+        Directory.CreateDirectory(P("clips"));
+        File.WriteAllBytes(P("clips/a.mp4"), [0]); // never decoded: the options fail first
+        var r = CliRunner.Run("train", "--data", P("clips"), "--out", P("bad-run"), "--frames", "8", "--threads", "1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("--frames must be 1 + 4k", r.StdErr);
+        Assert.DoesNotContain("TrainingOptions.", r.StdErr);
+    }
 }

@@ -219,7 +219,7 @@ public sealed class FineTuneTests : IDisposable
         var steps = Assert.Throws<ArgumentException>(() => ml.Transforms.WfVaeEncode(o with { FineTuning = o.FineTuning! with { Training = FewSteps with { Steps = 0 } } }));
         Assert.Contains("WfVaeFineTuningOptions.Training.Steps must be >= 1", steps.Message);
         var frames = Assert.Throws<ArgumentException>(() => ml.Transforms.WfVaeEncode(o with { FineTuning = o.FineTuning! with { Training = FewSteps with { Frames = 6 } } }));
-        Assert.Contains("WfVaeFineTuningOptions.Training is invalid: frames must be 1 + 4k", frames.Message);
+        Assert.Contains("WfVaeFineTuningOptions.Training is invalid: TrainingOptions.Frames must be 1 + 4k", frames.Message);
         var size = Assert.Throws<ArgumentException>(() => ml.Transforms.WfVaeEncode(o with { FineTuning = o.FineTuning! with { Training = FewSteps with { Size = 64 } } }));
         Assert.Contains("Training.Size 64 is larger than the frames this stage reads (32x32)", size.Message);
         var same = Assert.Throws<ArgumentException>(() => ml.Transforms.WfVaeEncode(o with { FineTuning = o.FineTuning! with { OutputModelDirectory = ModelDir } }));

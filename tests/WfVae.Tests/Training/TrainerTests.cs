@@ -152,7 +152,7 @@ public sealed class TrainerTests : IDisposable
         using (var m = WfVaeModel.Load(Path.Combine(ckpt, "model"))) Assert.Equal(4, m.Config.LatentDim);
         Assert.True(File.Exists(Path.Combine(ckpt, "optimizer.safetensors")));
         Assert.True(File.Exists(Path.Combine(ckpt, "ema.safetensors")));
-        Assert.Empty(Directory.GetDirectories(run, ".checkpoint.tmp-*"));
+        Assert.Equal(["checkpoint"], Directory.GetFileSystemEntries(run).Select(e => Path.GetFileName(e)!).ToArray());
 
         using (var tr = WfVaeTrainer.Resume(run, o => o with { Steps = 6 }))
         {
@@ -161,8 +161,8 @@ public sealed class TrainerTests : IDisposable
             Assert.Equal(6, s.EndStep);
         }
 
-        // A crash between the two renames leaves only checkpoint.old: still resumable.
-        Directory.Move(ckpt, ckpt + ".old");
+        // A crash between the two renames leaves only the backup: still resumable.
+        Directory.Move(ckpt, WfVaeTrainer.CheckpointBackupDirectory(run));
         Assert.True(WfVaeTrainer.HasCheckpoint(run));
         using (var tr = WfVaeTrainer.Resume(run)) Assert.Equal(6, tr.Step);
     }
@@ -207,6 +207,75 @@ public sealed class TrainerTests : IDisposable
         tr.SaveCheckpoint();
         using var resumed = WfVaeTrainer.Resume(Path.Combine(_root, "gan"));
         Assert.Equal(3, resumed.Step);
+    }
+
+    private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+    /// <summary>Dropout in the model and the discriminator, posterior sampling and the GAN: every random source of a step.</summary>
+    private static (WfVaeConfig, TrainingOptions) EveryRandomSource() =>
+        (TinyConfig with { Dropout = 0.2 },
+         Options(4) with { UseDiscriminator = true, DiscriminatorStart = 1, DiscriminatorChannels = 8, DiscriminatorLayers = 2 });
+
+    [Fact]
+    public void SameSeedIsBitReproducibleWhateverTheGlobalRngAndLeavesItUntouched()
+    {
+        var (config, opts) = EveryRandomSource();
+        var data = SyntheticData();
+        Dictionary<string, float[]> RunWithGlobalSeed(string name, long globalSeed, out List<double> losses)
+        {
+            torch.manual_seed(globalSeed);
+            using var before = torch.get_rng_state();
+            var seen = new List<double>();
+            using var tr = WfVaeTrainer.CreateNew(Path.Combine(_root, name), config, opts);
+            tr.Train(data, p => seen.Add(p.Last.DiscriminatorStep ? p.Last.DiscriminatorLoss : p.Last.Loss));
+            using var after = torch.get_rng_state();
+            Assert.True(Same(before, after), "training read or advanced the global torch RNG");
+            losses = seen;
+            return Weights(tr);
+        }
+        var a = RunWithGlobalSeed("a", 1, out var lossesA);
+        var b = RunWithGlobalSeed("b", 987654321, out var lossesB);
+        Assert.Equal(4, lossesA.Count);
+        Assert.Equal(lossesA, lossesB);
+        foreach (var (name, w) in a) Assert.True(w.AsSpan().SequenceEqual(b[name]), $"{name} differs between two runs with seed {opts.Seed}");
+
+        // A different seed is a different run (the seed reaches weights, data, noise and dropout).
+        using var other = WfVaeTrainer.CreateNew(Path.Combine(_root, "c"), config, opts with { Seed = opts.Seed + 1 });
+        Assert.Contains(Weights(other), kv => !kv.Value.AsSpan().SequenceEqual(a[kv.Key]));
+    }
+
+    [Fact]
+    public void CreateDrawsWeightsFromItsSeedOnly()
+    {
+        torch.manual_seed(5);
+        using var before = torch.get_rng_state();
+        using var m1 = WfVaeModel.Create(TinyConfig, seed: 21);
+        torch.manual_seed(6);
+        using var m2 = WfVaeModel.Create(TinyConfig, seed: 21);
+        using var m3 = WfVaeModel.Create(TinyConfig, seed: 22);
+        torch.manual_seed(5);
+        using var after = torch.get_rng_state();
+        Assert.True(Same(before, after));
+        var p1 = m1.Network.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, p2) in m2.Network.named_parameters()) Assert.True(Same(p1[name], p2), name);
+        Assert.Contains(m3.Network.named_parameters(), p => p.parameter.requires_grad && !Same(p1[p.name], p.parameter));
+        // Conv weights follow PyTorch's default U(±1/√fanIn) and are not left at zero.
+        foreach (var (name, p) in m1.Network.named_parameters().Where(p => p.parameter.requires_grad && p.name.EndsWith("conv.weight", StringComparison.Ordinal)))
+        {
+            double bound = 1 / Math.Sqrt(p.shape.Skip(1).Aggregate(1L, (x, y) => x * y));
+            float max = p.abs().max().item<float>();
+            Assert.True(max <= bound * (1 + 1e-6) && max > bound / 2, $"{name} [{string.Join(",", p.shape)}]: max |w| {max}, bound {bound}");
+        }
+    }
+
+    [Fact]
+    public void OptionErrorsNameTheOptionProperty()
+    {
+        Assert.Contains("TrainingOptions.Frames must be 1 + 4k", Assert.Throws<ArgumentException>(() => (Options(1) with { Frames = 8 }).Validate()).Message);
+        Assert.Contains("TrainingOptions.LpipsWeights", Assert.Throws<NotSupportedException>(() => (Options(1) with { LpipsWeights = "vgg.pth" }).Validate()).Message);
+        var bf16 = Assert.Throws<NotSupportedException>(() => WfVaeTrainer.CreateNew(Path.Combine(_root, "bf16"), TinyConfig, Options(1) with { BFloat16 = true }));
+        Assert.Contains("TrainingOptions.BFloat16 needs a CUDA device", bf16.Message);
+        Assert.DoesNotContain("--", bf16.Message);
     }
 
     [Fact]
