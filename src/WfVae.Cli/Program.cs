@@ -10,5 +10,6 @@ var root = new RootCommand("wfvae: WF-VAE (Wavelet Flow VAE) video encoder/decod
     TrainCommand.Create(),
     TrainCommand.CreateExport(),
     ReconstructCommand.Create(),
+    DatasetCommand.Create(),
 };
 return root.Parse(args).Invoke();

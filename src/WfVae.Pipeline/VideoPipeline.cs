@@ -35,7 +35,8 @@ public sealed class EncodedVideo : IDisposable
 /// <param name="Source">The clip.</param>
 /// <param name="Encoded">Its posterior (owned by the caller), or null when it failed.</param>
 /// <param name="Error">Why it failed (unreadable, too short, invalid shape...), or null.</param>
-public sealed record ClipEncoding(VideoSource Source, EncodedVideo? Encoded, Exception? Error);
+/// <param name="Info">The probed source, or null when it could not be probed.</param>
+public sealed record ClipEncoding(VideoSource Source, EncodedVideo? Encoded, Exception? Error, VideoInfo? Info);
 
 /// <summary>What <see cref="VideoPipeline.Reconstruct"/> measured.</summary>
 /// <param name="Frames">Frames written.</param>
@@ -91,7 +92,7 @@ public sealed class VideoPipeline
         {
             if (clip.Error is not null)
             {
-                yield return new ClipEncoding(clip.Source, null, clip.Error);
+                yield return new ClipEncoding(clip.Source, null, clip.Error, clip.Info);
                 continue;
             }
             EncodedVideo? encoded = null;
@@ -105,7 +106,7 @@ public sealed class VideoPipeline
             {
                 error = e;
             }
-            yield return new ClipEncoding(clip.Source, encoded, error);
+            yield return new ClipEncoding(clip.Source, encoded, error, clip.Info);
         }
     }
 
@@ -117,14 +118,15 @@ public sealed class VideoPipeline
         {
             ct.ThrowIfCancellationRequested();
             DecodedClip clip;
+            VideoInfo? info = null;
             try
             {
-                var info = VideoReader.Probe(source.Path);
+                info = VideoReader.Probe(source.Path);
                 clip = new DecodedClip(source, info, VideoReader.ReadAllRgb24(source.Path, source.ReadOptions, ct).Frames, null);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                clip = new DecodedClip(source, null, null, e);
+                clip = new DecodedClip(source, info, null, e);
             }
             yield return clip;
         }

@@ -30,5 +30,6 @@ public sealed record VideoSource
     /// </summary>
     public bool ExactFrameCount { get; init; }
 
-    internal VideoReadOptions ReadOptions => new() { Width = Width, Height = Height, FrameStep = FrameStep, Start = Start, StartFrame = StartFrame, MaxFrames = MaxFrames };
+    /// <summary>The reader options this source decodes with.</summary>
+    public VideoReadOptions ReadOptions => new() { Width = Width, Height = Height, FrameStep = FrameStep, Start = Start, StartFrame = StartFrame, MaxFrames = MaxFrames };
 }

@@ -37,6 +37,19 @@ public static class VideoReader
     }
 
     /// <summary>
+    /// Where the output frames come from: the size the source is cover-scaled to (ffmpeg's
+    /// <c>force_original_aspect_ratio=increase</c>, rounded as ffmpeg rounds) and the top-left corner of the centred crop.
+    /// </summary>
+    public static (int ResizedWidth, int ResizedHeight, int CropX, int CropY) GetCrop(VideoInfo info, VideoReadOptions? options = null)
+    {
+        var (h, w) = GetOutputSize(info, options);
+        if (w == info.Width && h == info.Height) return (w, h, 0, 0);
+        int rw = Math.Max(w, (int)Math.Round((double)h * info.Width / info.Height, MidpointRounding.AwayFromZero));
+        int rh = Math.Max(h, (int)Math.Round((double)w * info.Height / info.Width, MidpointRounding.AwayFromZero));
+        return (rw, rh, (rw - w) / 2, (rh - h) / 2);
+    }
+
+    /// <summary>
     /// Streams decoded frames as packed rgb24 (<c>H * W * 3</c> bytes, row-major, one new array per frame).
     /// ffmpeg writes raw video to a pipe; frames are read one at a time, never the whole file.
     /// </summary>

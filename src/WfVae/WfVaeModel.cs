@@ -224,6 +224,28 @@ public sealed class WfVaeModel : IDisposable
         AtomicFileWriter.WriteAllText(Path.Combine(directory, ConfigFileName), config.ToJson());
     }
 
+    /// <summary>
+    /// SHA-256 (lower-case hex) of the weights file this model was loaded from, or, for a model made in memory, of its
+    /// parameter names and bytes in order: what identifies the weights in records such as a latent dataset's.
+    /// </summary>
+    public string WeightsSha256()
+    {
+        ThrowIfDisposed();
+        if (SourceDirectory is { } dir && File.Exists(Path.Combine(dir, WeightsFileName)))
+        {
+            using var fs = File.OpenRead(Path.Combine(dir, WeightsFileName));
+            return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(fs));
+        }
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var (name, p) in _net.named_parameters())
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
+            using var cpu = p.detach().cpu().contiguous();
+            hash.AppendData(cpu.bytes);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
     /// <summary>Number of parameters (including the 128 frozen Haar weights, as the official count does).</summary>
     public long ParameterCount => _net.parameters().Sum(p => p.numel());
 

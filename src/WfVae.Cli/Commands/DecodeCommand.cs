@@ -30,7 +30,7 @@ internal static class DecodeCommand
                 if (z.shape[0] != 1) throw new ArgumentException($"an .mp4 holds one video but the latent has batch {z.shape[0]}; write .safetensors instead.");
                 // Streams latent chunks to the writer: no whole video in memory.
                 int step = r.GetValue(chunk) is int c and > 0 ? c : (r.GetValue(chunk) == 0 ? (int)Math.Max(1, z.shape[2]) : WfVaeModel.DefaultDecodeChunkLatentFrames);
-                using var progress = new ProgressLine(Console.Error);
+                using var progress = ProgressLine.Frames(Console.Error);
                 long written = new VideoPipeline(m, new StreamingOptions { DecodeChunkLatentFrames = step })
                     .DecodeToMp4(z, outPath, r.GetValue(fps), t, (int?)h, (int?)w, progress, CliSupport.CancelOnCtrlC());
                 progress.Finish();

@@ -49,7 +49,7 @@ internal static class EncodeCommand
                     Path = inPath, Width = r.GetValue(size), Height = r.GetValue(size), MaxFrames = r.GetValue(maxFrames),
                     Policy = r.GetValue(pad) ? ShapePolicy.PadAndTrim : ShapePolicy.Strict,
                 };
-                using var progress = new ProgressLine(Console.Error);
+                using var progress = ProgressLine.Frames(Console.Error);
                 var encoded = new VideoPipeline(m, new StreamingOptions { EncodeChunking = chunking }).Encode(source, progress, CliSupport.CancelOnCtrlC());
                 progress.Finish();
                 post = encoded.Posterior;

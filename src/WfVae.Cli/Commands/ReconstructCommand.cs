@@ -41,7 +41,7 @@ internal static class ReconstructCommand
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!);
             var options = new StreamingOptions { EncodeChunking = CliSupport.EncodeChunking(r.GetValue(chunk), m), SampleSeed = r.GetValue(sample) ? 0 : null };
             var pipeline = new VideoPipeline(m, options);
-            using var progress = new ProgressLine(Console.Error);
+            using var progress = ProgressLine.Frames(Console.Error);
             var result = pipeline.Reconstruct(source, outPath, r.GetValue(fpsOpt), r.GetValue(strip), progress, CliSupport.CancelOnCtrlC());
             progress.Finish();
             string modelName = m.SourceDirectory ?? "(model)";
