@@ -51,7 +51,7 @@ internal static class DatasetCommand
                 LatentDType = DatasetSettings.ParseDType(r.GetValue(dtype)!),
                 PathColumn = r.GetValue(pathColumn)!,
             };
-            var (index, count, from) = StaticShard(r.GetValue(shardIndex), r.GetValue(shardCount), Environment.GetEnvironmentVariables());
+            var (index, count, from) = StaticSharding.Resolve(r.GetValue(shardIndex), r.GetValue(shardCount), Environment.GetEnvironmentVariables());
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!, WfVaeComponents.Encoder);
             var options = new DatasetEncodeOptions { Manifest = r.GetValue(manifest)!, OutputDirectory = r.GetValue(output)!, Settings = settings, ShardIndex = index, ShardCount = count };
             if (count > 1) Console.Error.WriteLine($"shard {index} of {count} ({from})");
@@ -64,23 +64,5 @@ internal static class DatasetCommand
             return 0;
         }));
         return cmd;
-    }
-
-    /// <summary>This process's shard index and count: the options, else the variables of Kubernetes Indexed Jobs, Slurm arrays or torchrun.</summary>
-    internal static (int Index, int Count, string From) StaticShard(int? index, int? count, System.Collections.IDictionary env)
-    {
-        int? Env(string name) => env[name] is string v && int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) ? n : null;
-        string from = "--shard-index/--shard-count";
-        if (index is null)
-        {
-            if (Env("JOB_COMPLETION_INDEX") is int k) { index = k; from = "JOB_COMPLETION_INDEX"; }
-            else if (Env("SLURM_ARRAY_TASK_ID") is int a) { index = a - (Env("SLURM_ARRAY_TASK_MIN") ?? 0); count ??= Env("SLURM_ARRAY_TASK_COUNT"); from = "SLURM_ARRAY_TASK_ID"; }
-            else if (Env("RANK") is int rank) { index = rank; count ??= Env("WORLD_SIZE"); from = "RANK/WORLD_SIZE"; }
-        }
-        if (index is not null && count is null)
-            throw new ArgumentException($"the shard index comes from {from}, but the shard count is unknown: pass --shard-count.");
-        int i = index ?? 0, c = count ?? 1;
-        if (c < 1 || i < 0 || i >= c) throw new ArgumentException($"shard index {i} is not in [0, {c - 1}] for a shard count of {c} (from {from}).");
-        return (i, c, from);
     }
 }
