@@ -276,6 +276,27 @@ public sealed class LatentDatasetTests(LatentDatasetFixture data) : IClassFixtur
     }
 
     [Fact]
+    public void ClipsOfDifferentShapes_GiveAVariableSizeLatent_AndEmptyLatentsForFailedRows()
+    {
+        string dir = Path.Combine(data.Root, "native-" + Guid.NewGuid().ToString("N"));
+        new DatasetEncoder(TinyModel).Run(new DatasetEncodeOptions
+        {
+            Manifest = Path.Combine(data.Root, "manifest.csv"),
+            OutputDirectory = dir,
+            Settings = new DatasetSettings { Frames = 9, ClipsPerShard = 2 },   // native sizes: 48x40 and 32x32
+        });
+        var view = new MLContext().Data.LoadWfVaeLatents(dir, new WfVaeLatentLoadOptions { IncludeFailed = true });
+        var type = Assert.IsType<VectorDataViewType>(view.Schema["Latent"].Type);
+        Assert.False(type.IsKnownSize);
+        Assert.Equal(["16,3,5,6", "16,3,4,4", "", "16,3,4,4"], view.GetColumn<ReadOnlyMemory<char>>("latent_shape").Select(v => v.ToString()));
+        var latents = Column(view, "Latent");
+        Assert.Equal([16 * 3 * 5 * 6, 16 * 3 * 4 * 4, 0, 16 * 3 * 4 * 4], latents.Select(l => l.Length));
+        using var scope = NewDisposeScope();
+        using var posterior = TinyModel.Encode(ReadVideo(Testsrc, maxFrames: 9));
+        AssertClose(Flat(posterior.Mean), latents[0], 1e-5, "row 0 vs model.Encode at 48x40");
+    }
+
+    [Fact]
     public void Float16Dataset_ReadsAsFloat32_OfTheStoredValues()
     {
         string dir = Path.Combine(data.Root, "fp16-" + Guid.NewGuid().ToString("N"));
