@@ -16,8 +16,19 @@ public static class DefaultModel
     public static string SearchDescription =>
         $"${EnvironmentVariable}, {Path.Combine(AppContext.BaseDirectory, "models", FolderName)}, models/{FolderName} above the program folder";
 
-    /// <summary>The first folder holding config.json and weights, or null.</summary>
-    public static string? Directory => Candidates().FirstOrDefault(IsModelFolder);
+    /// <summary>
+    /// The first folder holding config.json and weights, or null. A set <c>WFVAE_MODEL</c> that names no model folder
+    /// is an error, never a silent fall-back to the shipped model.
+    /// </summary>
+    public static string? Directory
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env && !IsModelFolder(env))
+                throw new DirectoryNotFoundException($"${EnvironmentVariable} is '{env}', which is not a WF-VAE model folder (it needs {WfVaeModel.ConfigFileName} and {WfVaeModel.WeightsFileName}); fix or unset it.");
+            return Candidates().FirstOrDefault(IsModelFolder);
+        }
+    }
 
     private static IEnumerable<string> Candidates()
     {

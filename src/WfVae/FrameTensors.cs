@@ -56,7 +56,7 @@ public static class FrameTensors
     }
 
     /// <summary>Throws naming the first frame of (B, C, T, H, W) <paramref name="video"/> that holds NaN or ±Inf.</summary>
-    public static void ThrowIfNotFinite(Tensor video, long firstFrameIndex = 0, string what = "decoded video")
+    public static void ThrowIfNotFinite(Tensor video, long firstFrameIndex = 0, string what = "decoded video", string consequence = "nothing was written for it")
     {
         using var scope = NewDisposeScope();
         var finite = video.isfinite();
@@ -64,6 +64,6 @@ public static class FrameTensors
         var perFrame = finite.all(4).all(3).all(1).all(0); // (T)
         var ok = perFrame.to(ScalarType.Int32).data<int>().ToArray();
         int bad = Array.IndexOf(ok, 0);
-        throw new ArithmeticException($"the {what} has non-finite values (NaN or Inf) from frame {firstFrameIndex + bad}; nothing was written for it.");
+        throw new ArithmeticException($"the {what} has non-finite values (NaN or Inf) from frame {firstFrameIndex + bad}; {consequence}.");
     }
 }

@@ -56,8 +56,14 @@ public sealed class SafetensorsReader : IDisposable
             _stream.ReadExactly(header);
             _dataStart = 8 + (long)headerLen;
             JsonObject root;
-            try { root = JsonNode.Parse(header) as JsonObject ?? throw new SafetensorsException($"'{path}': header is not a JSON object."); }
-            catch (JsonException e) { throw new SafetensorsException($"'{path}': header is not valid JSON ({e.Message})."); }
+            try
+            {
+                root = JsonNode.Parse(header) as JsonObject ?? throw new SafetensorsException($"'{path}': header is not a JSON object.");
+                _ = root.Count; // JsonObject builds its dictionary lazily; duplicate keys surface here
+            }
+            catch (JsonException e) { throw new SafetensorsException($"'{path}': header is not valid JSON or not valid UTF-8 ({e.Message.Split('.')[0]})."); }
+            catch (ArgumentException e) { throw new SafetensorsException($"'{path}': header names a tensor twice ({e.Message.Split('.')[0]})."); }
+            catch (InvalidOperationException e) { throw new SafetensorsException($"'{path}': header is not valid ({e.Message.Split('.')[0]})."); }
 
             var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
             var meta = new Dictionary<string, string>();
@@ -72,17 +78,41 @@ public sealed class SafetensorsReader : IDisposable
                 }
                 if (node is not JsonObject o || o["dtype"] is not JsonValue dt || o["shape"] is not JsonArray shp || o["data_offsets"] is not JsonArray offs || offs.Count != 2)
                     throw new SafetensorsException($"'{path}': header entry '{name}' lacks dtype/shape/data_offsets.");
-                string dtype = dt.GetValue<string>();
-                long[] shape = shp.Select(s => s!.GetValue<long>()).ToArray();
-                long begin = offs[0]!.GetValue<long>(), end = offs[1]!.GetValue<long>();
+                string dtype;
+                long[] shape;
+                long begin, end;
+                try
+                {
+                    dtype = dt.GetValue<string>();
+                    shape = shp.Select(s => s!.GetValue<long>()).ToArray();
+                    (begin, end) = (offs[0]!.GetValue<long>(), offs[1]!.GetValue<long>());
+                }
+                catch (Exception e) when (e is InvalidOperationException or FormatException or NullReferenceException)
+                {
+                    throw new SafetensorsException($"'{path}': header entry '{name}' has a dtype, shape or data_offsets that is not a string / integers.");
+                }
                 int elem = ElementSize(dtype) ?? throw new SafetensorsException($"'{path}': tensor '{name}' has unsupported dtype '{dtype}'; supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL.");
-                long count = shape.Aggregate(1L, (a, b) => b < 0 ? throw new SafetensorsException($"'{path}': tensor '{name}' has a negative dimension.") : a * b);
-                if (begin < 0 || end < begin || end - begin != count * elem)
-                    throw new SafetensorsException($"'{path}': tensor '{name}' {dtype}[{string.Join(",", shape)}] needs {count * elem} bytes but data_offsets are [{begin},{end}].");
+                long bytes;
+                try { bytes = checked(shape.Aggregate(1L, (a, b) => b < 0 ? throw new SafetensorsException($"'{path}': tensor '{name}' has a negative dimension.") : checked(a * b)) * elem); }
+                catch (OverflowException) { throw new SafetensorsException($"'{path}': tensor '{name}' {dtype}[{string.Join(",", shape)}] is larger than any file can hold."); }
+                if (begin < 0 || end < begin || end - begin != bytes)
+                    throw new SafetensorsException($"'{path}': tensor '{name}' {dtype}[{string.Join(",", shape)}] needs {bytes} bytes but data_offsets are [{begin},{end}].");
                 if (end > dataLen)
                     throw new SafetensorsException($"'{path}' is truncated: tensor '{name}' ends at byte {end} of the data section but the file holds only {dataLen} data bytes.");
                 entries[name] = new SafetensorsEntry(name, dtype, shape, begin, end);
             }
+            // The data section must be covered exactly: no overlapping tensors, no holes, nothing after the last one.
+            long covered = 0;
+            foreach (var e in entries.Values.OrderBy(e => e.Begin).ThenBy(e => e.End))
+            {
+                if (e.Begin < covered)
+                    throw new SafetensorsException($"'{path}': tensor '{e.Name}' (bytes [{e.Begin},{e.End})) overlaps the tensor before it, which ends at byte {covered}.");
+                if (e.Begin > covered)
+                    throw new SafetensorsException($"'{path}': bytes [{covered},{e.Begin}) of the data section belong to no tensor (before '{e.Name}').");
+                covered = e.End;
+            }
+            if (covered != dataLen)
+                throw new SafetensorsException($"'{path}' has {dataLen - covered} bytes after its last tensor (the data section ends at byte {covered}); the file is damaged or not a safetensors file.");
             Entries = entries;
             Metadata = meta;
         }

@@ -150,6 +150,18 @@ public sealed record WfVaeConfig
         Positive("decoder_num_resblocks", DecoderNumResBlocks);
         Positive("decoder_energy_flow_hidden_size", DecoderEnergyFlowHiddenSize);
         if (ConnectResLayerNum < 0) throw new WfVaeConfigException($"connect_res_layer_num must be ≥ 0, got {ConnectResLayerNum}.");
+        // Bounds far above any released model, so an untrusted config.json fails here instead of building modules for minutes.
+        AtMost("latent_dim", LatentDim, 1024);
+        AtMost("base_channels", BaseChannels, 4096);
+        AtMost("encoder_num_resblocks", EncoderNumResBlocks, 64);
+        AtMost("decoder_num_resblocks", DecoderNumResBlocks, 64);
+        AtMost("encoder_energy_flow_hidden_size", EncoderEnergyFlowHiddenSize, 4096);
+        AtMost("decoder_energy_flow_hidden_size", DecoderEnergyFlowHiddenSize, 4096);
+        AtMost("connect_res_layer_num", ConnectResLayerNum, 64);
+        // The decoder's mid and up2 resblocks alone hold (2 + decoder_num_resblocks) × 2 convs of (4·base)² × 27 weights.
+        double atLeast = (2.0 + DecoderNumResBlocks) * 2 * Math.Pow(4.0 * BaseChannels, 2) * 27;
+        if (atLeast > MaxParameters)
+            throw new WfVaeConfigException($"base_channels {BaseChannels} with decoder_num_resblocks {DecoderNumResBlocks} makes a model of at least {atLeast:E2} parameters, above the {MaxParameters:E0} this library builds.");
         if (Dropout < 0 || Dropout >= 1) throw new WfVaeConfigException($"dropout must be in [0, 1), got {Dropout}.");
         if (AttentionType != "AttnBlock3DFix")
             throw new WfVaeConfigException($"attention_type '{AttentionType}' is not supported; valid: \"AttnBlock3DFix\".");
@@ -205,6 +217,14 @@ public sealed record WfVaeConfig
             ["use_attention"] = UseAttention,
         };
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>Most parameters a config may ask for (about 8 GB of fp32 weights).</summary>
+    public const double MaxParameters = 2e9;
+
+    private static void AtMost(string name, int v, int most)
+    {
+        if (v > most) throw new WfVaeConfigException($"{name} {v} is above the largest supported value, {most}.");
     }
 
     private static void Positive(string name, int v)

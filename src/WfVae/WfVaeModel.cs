@@ -163,7 +163,10 @@ public sealed class WfVaeModel : IDisposable
         }
     }
 
-    /// <summary>Loads weights from a safetensors file with official key names (strict, see <see cref="Load"/>).</summary>
+    /// <summary>
+    /// Loads weights from a safetensors file with official key names (strict, see <see cref="Load"/>). Names, shapes and
+    /// dtypes are checked before anything is copied; a tensor holding NaN/Inf stops the copy part-way (Load then disposes the model).
+    /// </summary>
     public void LoadWeights(string safetensorsPath)
     {
         using var reader = new SafetensorsReader(safetensorsPath);
@@ -193,6 +196,8 @@ public sealed class WfVaeModel : IDisposable
             {
                 if (!reader.Entries.ContainsKey(key)) continue;
                 using var src = reader.Read(key);
+                if (src.is_floating_point() && !src.isfinite().all().item<bool>())
+                    throw new WfVaeCheckpointException($"'{safetensorsPath}': tensor '{key}' holds NaN or Inf values; the checkpoint is damaged (the model would compute NaN).");
                 t.copy_(src);
             }
         }
@@ -387,6 +392,7 @@ public sealed class WfVaeModel : IDisposable
                 parts.Add(DecodeFrames(z.narrow(2, schedule[i].Start, schedule[i].Length), cache, i == schedule.Count - 1));
             video = torch.cat(parts, 2);
         }
+        CheckFiniteOutput(video, "decoded video", 0);
         return scope.MoveToOuter(video.to(ScalarType.Float32));
     }
 
@@ -407,6 +413,7 @@ public sealed class WfVaeModel : IDisposable
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
         var video = DecodeFrames(latentChunk.to(DecodeDType, Device), cache, isLastChunk);
+        CheckFiniteOutput(video, "decoded video", 0);
         return scope.MoveToOuter(video.to(ScalarType.Float32));
     }
 
@@ -425,6 +432,7 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>Splits fp32 moments into the posterior, kept alive outside the caller's dispose scope.</summary>
     private static LatentDistribution ToPosterior(Tensor moments)
     {
+        CheckFiniteOutput(moments, "latent", 0);
         var dist = new LatentDistribution(moments.to(ScalarType.Float32));
         dist.Mean.MoveToOuterDisposeScope();
         dist.LogVar.MoveToOuterDisposeScope();
@@ -496,6 +504,14 @@ public sealed class WfVaeModel : IDisposable
         CheckRank(video, what);
         if (video.shape[1] != 3) throw new ArgumentException($"{what} must have 3 (RGB) channels in dim 1, got shape [{string.Join(",", video.shape)}].");
         if (!video.is_floating_point()) throw new ArgumentException($"{what} must be floating point in [-1, 1], got {video.dtype}.");
+        FrameTensors.ThrowIfNotFinite(video, 0, what, "the model would turn every latent value into NaN; fix or drop those frames");
+    }
+
+    /// <summary>A finite input can still overflow inside the network (values far outside [-1, 1], NaN weights): refuse such output.</summary>
+    private static void CheckFiniteOutput(Tensor result, string what, long firstFrame)
+    {
+        if (result.isfinite().all().item<bool>()) return;
+        FrameTensors.ThrowIfNotFinite(result, firstFrame, what, "the input is far outside [-1, 1] or the model's weights are not finite");
     }
 
     private void CheckLatent(Tensor z, string what)
@@ -504,6 +520,7 @@ public sealed class WfVaeModel : IDisposable
         if (z.shape[1] != Config.LatentDim) throw new ArgumentException($"{what} must have latent_dim = {Config.LatentDim} channels in dim 1, got shape [{string.Join(",", z.shape)}].");
         if (z.shape[2] < 1) throw new ArgumentException($"{what} has no frames.");
         if (!z.is_floating_point()) throw new ArgumentException($"{what} must be floating point, got {z.dtype}.");
+        FrameTensors.ThrowIfNotFinite(z, 0, what, "decoding it would give NaN frames");
     }
 
     private static Device ResolveDevice(Device? device)
