@@ -545,7 +545,10 @@ public sealed class WfVaeModel : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        // The weights were detached from every dispose scope when the model was built, so they are released here.
+        var owned = _net.parameters().Cast<Tensor>().Concat(_net.buffers()).ToList();
         _net.Dispose();
+        foreach (var t in owned) t.Dispose();
     }
 }
 

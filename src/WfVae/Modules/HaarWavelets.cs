@@ -29,7 +29,7 @@ internal static class HaarFilters
                     int sign = (tHigh && t == 1 ? -1 : 1) * (hHigh && h == 1 ? -1 : 1) * (wHigh && w == 1 ? -1 : 1);
                     v[t * 4 + h * 2 + w] = sign * Haar3DScale;
                 }
-        return torch.tensor(v).reshape(1, 1, 2, 2, 2);
+        return torch.tensor(v, [1, 1, 2, 2, 2]);
     }
 
     /// <summary>2D filter of band <paramref name="band"/> (aa, ad, da, dd), shape [1,1,2,2], entries ±1/2.</summary>
@@ -40,7 +40,7 @@ internal static class HaarFilters
         for (int h = 0; h < 2; h++)
             for (int w = 0; w < 2; w++)
                 v[h * 2 + w] = 0.5f * (hHigh && h == 1 ? -1 : 1) * (wHigh && w == 1 ? -1 : 1);
-        return torch.tensor(v).reshape(1, 1, 2, 2);
+        return torch.tensor(v, [1, 1, 2, 2]);
     }
 
     /// <summary>(B, C·K, …) band-major → (B·C, K, …) so each colour is one batch item with K band channels.</summary>

@@ -80,3 +80,4 @@ public sealed class HostileInputTests : IClassFixture<TinyModelFixture>, IDispos
         Assert.Contains("'decoder.conv_out.bias' holds NaN or Inf", e.Message);
     }
 }
+
