@@ -2,7 +2,8 @@ namespace WfVae;
 
 /// <summary>
 /// Finds the small WF-VAE this project trains and ships (models/wfvae-default in the repository, copied next
-/// to the CLI), so the main job runs offline when no model folder is given.
+/// to the CLI, and into a consumer's output folder by the WfVae.Models.Default package), so the main job runs
+/// offline when no model folder is given.
 /// </summary>
 public static class DefaultModel
 {

@@ -1,35 +1,60 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Text;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
 /// <summary>
-/// Marks every GLIBCXX version need newer than the host's libstdc++ as weak in an ELF64 shared object,
-/// so glibc's loader accepts it. Writes a copy first and renames, so a failed patch never leaves half a file.
+/// Writes a copy of each ELF64 shared object with every GLIBCXX version need newer than Debian 12's libstdc++
+/// marked weak, so glibc's loader accepts it. The source (a file in the NuGet cache) is only read; the copy is
+/// written to a temporary sibling and renamed, so a failed patch never leaves half a file, and it is rewritten only
+/// when the source changed. <see cref="Patched"/> holds the copies with the source items' metadata.
 /// </summary>
 public class PatchGlibcxxWeak : Task
 {
     [Required] public ITaskItem[] Files { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary>Folder for the patched copies; each lands under its DestinationSubDirectory metadata.</summary>
+    [Required] public string OutputDirectory { get; set; } = "";
+
+    [Output] public ITaskItem[] Patched { get; private set; } = Array.Empty<ITaskItem>();
 
     private const uint ShtGnuVerneed = 0x6ffffffe;
     private const ushort VerFlgWeak = 0x2;
 
     public override bool Execute()
     {
+        var patched = new List<ITaskItem>();
         foreach (var item in Files)
         {
-            var path = item.GetMetadata("FullPath");
+            var source = item.GetMetadata("FullPath");
+            var target = Path.GetFullPath(Path.Combine(OutputDirectory, item.GetMetadata("DestinationSubDirectory"), Path.GetFileName(source)));
             try
             {
-                int changed = Patch(path);
-                if (changed > 0) Log.LogMessage(MessageImportance.Normal, $"PatchGlibcxxWeak: {path}: {changed} version need(s) marked weak");
+                var src = new FileInfo(source);
+                var dst = new FileInfo(target);
+                if (!dst.Exists || dst.Length != src.Length || dst.LastWriteTimeUtc < src.LastWriteTimeUtc)
+                {
+                    byte[] b = File.ReadAllBytes(source);
+                    int changed = Patch(b);
+                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                    string tmp = target + ".patching";
+                    File.WriteAllBytes(tmp, b);
+                    if (File.Exists(target)) File.Delete(target);
+                    File.Move(tmp, target);
+                    Log.LogMessage(MessageImportance.Normal, $"PatchGlibcxxWeak: {source} -> {target}: {changed} version need(s) marked weak");
+                }
+                var copy = new TaskItem(target);
+                item.CopyMetadataTo(copy);
+                patched.Add(copy);
             }
             catch (Exception e)
             {
-                Log.LogError($"PatchGlibcxxWeak: cannot patch '{path}': {e.Message}");
+                Log.LogError(null, "WFVAE004", null, source, 0, 0, 0, 0, $"cannot write a Debian-12-loadable copy of '{source}' to '{target}': {e.Message}");
             }
         }
+        Patched = patched.ToArray();
         return !Log.HasLoggedErrors;
     }
 
@@ -40,9 +65,8 @@ public class PatchGlibcxxWeak : Task
         return int.TryParse(name.Substring("GLIBCXX_3.4.".Length), out int minor) && minor > 30;
     }
 
-    private static int Patch(string path)
+    private static int Patch(byte[] b)
     {
-        byte[] b = File.ReadAllBytes(path);
         if (b.Length < 64 || b[0] != 0x7f || b[1] != (byte)'E' || b[2] != (byte)'L' || b[3] != (byte)'F' || b[4] != 2 || b[5] != 1)
             throw new InvalidDataException("not a little-endian ELF64 file");
         ulong shoff = BitConverter.ToUInt64(b, 0x28);
@@ -76,14 +100,6 @@ public class PatchGlibcxxWeak : Task
                 }
                 vn += (int)BitConverter.ToUInt32(b, vn + 12);
             }
-        }
-        if (changed > 0)
-        {
-            string tmp = path + ".patching";
-            File.WriteAllBytes(tmp, b);
-            // Delete-then-move replaces the directory entry, so a hard link into the NuGet cache is never written through.
-            File.Delete(path);
-            File.Move(tmp, path);
         }
         return changed;
     }
