@@ -155,6 +155,36 @@ public sealed class ElasticDatasetTests : IClassFixture<PostgresCluster>, IDispo
     }
 
     [Fact]
+    public void Sigterm_stops_a_worker_after_its_clip_and_hands_the_shard_back_at_once()
+    {
+        string output = Path.Combine(_dir, "stopped");
+        string queue = _pg.CreateDatabase();
+        Enqueue(queue, output, EncodeArgs(output), attempts: 1);
+        var log = new ConcurrentQueue<string>();
+        int signalled = 0;
+        string? shard = null;
+        var worker = StartWorker(queue, "w", (p, line) =>
+        {
+            var m = Regex.Match(line, @"^(shard \d+): 0/2 clips$");
+            if (!m.Success || Interlocked.Exchange(ref signalled, 1) != 0) return;
+            shard = m.Groups[1].Value;
+            using var kill = Process.Start("kill", ["-TERM", p.Id.ToString(CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+        }, log);
+        Assert.True(worker.WaitForExit(TimeSpan.FromMinutes(2)), $"the worker did not stop; output:\n{string.Join('\n', log)}");
+        worker.WaitForExit(); // drains the redirected output
+        Assert.Equal(0, worker.ExitCode);
+        Assert.Contains($"w: {shard}: stopped; it goes back to the queue", log);
+        // Back in the queue now (fetchable, not held until the invisibility timeout); not a failure; nothing half-written.
+        // Hangfire leaves the job's state at Processing until a worker takes it again.
+        var status = DatasetQueue.Status(new DatasetQueueOptions { ConnectionString = queue });
+        Assert.Equal((0L, 0L, 0L), (status.Done, status.Failed, status.Retrying));
+        var api = new DatasetQueueOptions { ConnectionString = queue }.CreateStorage().GetMonitoringApi();
+        Assert.Equal((3L, 0L), (api.EnqueuedCount(DatasetQueueOptions.QueueName), api.FetchedCount(DatasetQueueOptions.QueueName)));
+        Assert.Equal(["dataset.json"], Directory.GetFiles(output, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(output, f)));
+    }
+
+    [Fact]
     public void A_shard_whose_job_throws_is_parked_after_its_attempts_and_status_reports_it()
     {
         string output = Path.Combine(_dir, "parked");

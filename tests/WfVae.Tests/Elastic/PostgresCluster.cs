@@ -105,15 +105,18 @@ public sealed class PostgresCluster : IDisposable
         }
     }
 
-    private static string FindBinaries()
+    private static string FindBinaries() => FindBinaries("/usr/lib/postgresql", Environment.GetEnvironmentVariable("PATH"));
+
+    /// <summary>The folder with initdb and pg_ctl: the newest version under <paramref name="libRoot"/> (Debian's layout), else on <paramref name="path"/>.</summary>
+    internal static string FindBinaries(string libRoot, string? path)
     {
-        var candidates = Directory.Exists("/usr/lib/postgresql")
-            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin"))
+        var candidates = Directory.Exists(libRoot)
+            ? Directory.GetDirectories(libRoot).Select(d => Path.Combine(d, "bin"))
                 .OrderByDescending(d => int.TryParse(Path.GetFileName(Path.GetDirectoryName(d)), out int v) ? v : 0).ToList()
             : [];
-        candidates.AddRange((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries));
+        candidates.AddRange((path ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries));
         return candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, "initdb")) && File.Exists(Path.Combine(d, "pg_ctl")))
-            ?? throw new InvalidOperationException("PostgreSQL is not installed: no initdb and pg_ctl in /usr/lib/postgresql/*/bin or on PATH. The elastic dataset tests need a real PostgreSQL server: install it with `apt-get install postgresql` (scripts/ensure-deps.sh --tests does so; ./test.sh and .ci/run call it).");
+            ?? throw new InvalidOperationException($"PostgreSQL is not installed: no initdb and pg_ctl in {libRoot}/*/bin or on PATH. The elastic dataset tests need a real PostgreSQL server: install it with `apt-get install postgresql` (scripts/ensure-deps.sh --tests does so; ./test.sh and .ci/run call it).");
     }
 
     private static bool IsRoot()
