@@ -3,7 +3,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
-bash scripts/ensure-deps.sh || exit 1
+bash scripts/ensure-deps.sh --tests || exit 1
 log="$(mktemp)"
 dotnet test WfVae.MLNet.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}

@@ -36,6 +36,13 @@ public sealed record DatasetProgress(long ClipsDone, long ClipsTotal, long Clips
     public TimeSpan? Eta => ClipsPerSecond > 0 ? TimeSpan.FromSeconds((ClipsTotal - ClipsDone) / ClipsPerSecond) : null;
 }
 
+/// <summary>A dataset's shards as planned from its manifest and settings, and which of them carry a commit marker.</summary>
+public sealed record DatasetPlan(int ShardCount, long ClipCount, IReadOnlyList<int> Committed)
+{
+    /// <summary>Shards without a commit marker (a marker is verified against its checksums when the shard's job runs).</summary>
+    public IEnumerable<int> Uncommitted => Enumerable.Range(0, ShardCount).Except(Committed);
+}
+
 /// <summary>What a dataset job did.</summary>
 public sealed record DatasetEncodeResult(int ShardsOwned, int ShardsSkipped, int ShardsWritten, long ClipsOk, long ClipsFailed, bool ManifestWritten, TimeSpan Elapsed);
 
@@ -71,11 +78,7 @@ public sealed class DatasetEncoder
         if (options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
             throw new ArgumentOutOfRangeException(nameof(options), options.ShardIndex, $"the shard index must be in [0, {options.ShardCount - 1}] for a shard count of {options.ShardCount}.");
         var clock = Stopwatch.StartNew();
-        var manifest = DatasetManifest.Load(options.Manifest, settings.PathColumn);
-        var layout = new DatasetLayout(options.OutputDirectory);
-        Directory.CreateDirectory(layout.ShardFolder);
-        var plan = new ClipPlan(manifest, settings);
-        DatasetRecord.WriteOrCheck(layout.Directory, DatasetRecord.Create(_model, settings, manifest, plan.ClipCount, plan.ShardCount));
+        var (manifest, layout, plan) = Open(options);
 
         var owned = Enumerable.Range(0, plan.ShardCount)
             .Where(s => s % options.ShardCount == options.ShardIndex && (options.Shards is null || options.Shards.Contains(s))).ToList();
@@ -94,6 +97,9 @@ public sealed class DatasetEncoder
                 continue;
             }
             if (File.Exists(layout.Commit(s))) log?.Invoke($"shard {s}: {problem}; encoding it again.");
+            // This process owns the shard, so temporary files of its outputs are left by a writer that died.
+            int stale = layout.DeleteStaleTemporaries(s);
+            if (stale > 0) log?.Invoke($"shard {s}: removed {stale} temporary file(s) left by an interrupted writer.");
             pending.Add(s);
         }
         int skipped = shardsDone;
@@ -124,6 +130,43 @@ public sealed class DatasetEncoder
         current.Dispose();
         bool manifestWritten = TryWriteDatasetManifest(layout, plan, manifest.CarriedColumns);
         return new DatasetEncodeResult(owned.Count, skipped, shardsDone - skipped, done - failed, failed, manifestWritten, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// Plans the shards of <paramref name="options"/> without encoding: validates the settings for the model, writes the
+    /// dataset record (or refuses a folder made with other settings) and lists the shards already committed.
+    /// </summary>
+    public DatasetPlan Prepare(DatasetEncodeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Settings.Validate(_model.ShapeRules);
+        var (_, layout, plan) = Open(options);
+        return new DatasetPlan(plan.ShardCount, plan.ClipCount, Enumerable.Range(0, plan.ShardCount).Where(s => File.Exists(layout.Commit(s))).ToList());
+    }
+
+    /// <summary>
+    /// Writes <c>manifest.parquet</c> when every shard of the dataset is committed (no model needed, e.g. for a
+    /// status command); returns the plan as it stands and whether the manifest exists now.
+    /// </summary>
+    public static (DatasetPlan Plan, bool ManifestWritten) TryComplete(DatasetEncodeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var manifest = DatasetManifest.Load(options.Manifest, options.Settings.PathColumn);
+        var layout = new DatasetLayout(options.OutputDirectory);
+        var plan = new ClipPlan(manifest, options.Settings);
+        var committed = Enumerable.Range(0, plan.ShardCount).Where(s => File.Exists(layout.Commit(s))).ToList();
+        bool written = committed.Count == plan.ShardCount && TryWriteDatasetManifest(layout, plan, manifest.CarriedColumns);
+        return (new DatasetPlan(plan.ShardCount, plan.ClipCount, committed), written);
+    }
+
+    private (DatasetManifest Manifest, DatasetLayout Layout, ClipPlan Plan) Open(DatasetEncodeOptions options)
+    {
+        var manifest = DatasetManifest.Load(options.Manifest, options.Settings.PathColumn);
+        var layout = new DatasetLayout(options.OutputDirectory);
+        Directory.CreateDirectory(layout.ShardFolder);
+        var plan = new ClipPlan(manifest, options.Settings);
+        DatasetRecord.WriteOrCheck(layout.Directory, DatasetRecord.Create(_model, options.Settings, manifest, plan.ClipCount, plan.ShardCount));
+        return (manifest, layout, plan);
     }
 
     /// <summary>Writes <c>manifest.parquet</c> (every clip, in order) when every shard is committed; returns whether it exists now.</summary>
@@ -283,6 +326,20 @@ internal sealed class DatasetLayout(string directory)
             },
         };
         Files.AtomicFileWriter.WriteAllText(Commit(shard), marker.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    /// <summary>Deletes the temporary siblings of the shard's files; only for the process that owns the shard.</summary>
+    public int DeleteStaleTemporaries(int shard)
+    {
+        int n = 0;
+        foreach (var file in new[] { ShardTensors(shard), ShardManifest(shard), Commit(shard) })
+            foreach (var temp in Files.AtomicFileWriter.TemporarySiblingsOf(file))
+            {
+                if (System.IO.Directory.Exists(temp)) System.IO.Directory.Delete(temp, recursive: true);
+                else File.Delete(temp);
+                n++;
+            }
+        return n;
     }
 
     /// <summary>Null when the shard is committed and its files match the marker; otherwise what is wrong.</summary>

@@ -130,6 +130,24 @@ public static class AtomicFileWriter
     public static bool IsTemporaryName(string name) =>
         name.StartsWith('.') && name.EndsWith(TempExtension, StringComparison.Ordinal);
 
+    /// <summary>
+    /// The temporary siblings of <paramref name="path"/> left by writers that died before their rename (a killed
+    /// process). Only the process that owns the target may delete them: a live writer's temporary file looks the same.
+    /// </summary>
+    public static IReadOnlyList<string> TemporarySiblingsOf(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        string full = Path.GetFullPath(path);
+        string? dir = Path.GetDirectoryName(full);
+        if (dir is null || !Directory.Exists(dir)) return [];
+        const int randomChars = 8;
+        string prefix = "." + Shortened(Path.GetFileName(full), 2 + randomChars + TempExtension.Length) + ".";
+        return Directory.EnumerateFileSystemEntries(dir)
+            .Where(p => Path.GetFileName(p) is var n && n.Length == prefix.Length + randomChars + TempExtension.Length
+                        && n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(TempExtension, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal).ToList();
+    }
+
     /// <summary>A hidden, unused sibling name in the target's folder, so the final move is a rename within one file system.</summary>
     private static string NewTempSibling(string full)
     {

@@ -17,7 +17,10 @@ internal static class CliRunner
     }
 
     /// <summary>Starts the CLI with redirected stdout/stderr, which the caller must drain.</summary>
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts the CLI with extra environment variables, redirected stdout/stderr, which the caller must drain.</summary>
+    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "WfVae.Cli.dll");
         Assert.True(File.Exists(dll), $"CLI not built next to the tests: {dll}");
@@ -25,6 +28,7 @@ internal static class CliRunner
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["WFVAE_MODEL"] = "";
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
         return Process.Start(psi)!;
     }
 }

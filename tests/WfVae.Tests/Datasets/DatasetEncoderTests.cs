@@ -154,6 +154,25 @@ public sealed class DatasetEncoderTests : IDisposable
     }
 
     [Fact]
+    public void Restart_removes_temporary_files_a_killed_writer_left_for_an_uncommitted_shard()
+    {
+        string reference = Path.Combine(_dir, "reference"), output = Path.Combine(_dir, "killed");
+        Encode(reference);
+        Encode(output);
+        // A process killed while committing shard 2: its tensors' and marker's temporaries are left, the marker never landed.
+        string shards = Path.Combine(output, "shards");
+        File.Delete(Path.Combine(shards, "shard-000002.commit.json"));
+        File.Delete(Path.Combine(output, "manifest.parquet"));
+        File.WriteAllText(Path.Combine(shards, ".shard-000002.safetensors.0badf00d.tmp"), "half a shard");
+        File.WriteAllText(Path.Combine(shards, ".shard-000002.commit.json.12345678.tmp"), "{");
+        var log = new List<string>();
+        var r = new DatasetEncoder(MLNetTestData.TinyModel).Run(new DatasetEncodeOptions { Manifest = _manifest, OutputDirectory = output, Settings = Settings }, log: log.Add);
+        Assert.Equal((2, 1), (r.ShardsSkipped, r.ShardsWritten));
+        Assert.Contains("shard 2: removed 2 temporary file(s) left by an interrupted writer.", log);
+        AssertSameFiles(reference, output);
+    }
+
+    [Fact]
     public void Other_settings_into_the_same_folder_are_refused_naming_them()
     {
         string output = Path.Combine(_dir, "settings");

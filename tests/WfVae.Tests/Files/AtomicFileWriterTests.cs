@@ -134,4 +134,20 @@ public sealed class AtomicFileWriterTests : IDisposable
         Assert.Equal("x", File.ReadAllText(Path.Combine(_dir, "file")));
         Assert.Equal(["file", "folder"], Entries());
     }
+
+    [Fact]
+    public void Temporary_siblings_of_a_target_are_found_and_nothing_else()
+    {
+        string target = Path.Combine(_dir, "a.bin");
+        string? during = null;
+        IReadOnlyList<string>? seen = null;
+        AtomicFileWriter.WriteFileAt(target, temp => { File.WriteAllText(temp, "x"); during = temp; seen = AtomicFileWriter.TemporarySiblingsOf(target); });
+        Assert.Equal([during!], seen!); // the name the writer really uses while it writes
+        Assert.Empty(AtomicFileWriter.TemporarySiblingsOf(target)); // and gone after the rename
+
+        foreach (var name in new[] { ".a.bin.0123abcd.tmp", ".a.bin2.0123abcd.tmp", ".b.bin.0123abcd.tmp", ".a.bin.old", ".a.bin.0123abcde.tmp", "a.bin.0123abcd.tmp" })
+            File.WriteAllText(Path.Combine(_dir, name), "left over");
+        Assert.Equal([Path.Combine(_dir, ".a.bin.0123abcd.tmp")], AtomicFileWriter.TemporarySiblingsOf(target));
+        Assert.Empty(AtomicFileWriter.TemporarySiblingsOf(Path.Combine(_dir, "missing", "c.bin")));
+    }
 }
