@@ -12,6 +12,12 @@ public sealed record StreamingOptions
     public Chunking EncodeChunking { get; init; } = Chunking.Automatic;
     /// <summary>Latent frames per decode call (≥ 1); each makes 4 video frames with the released models. 1 holds the least memory.</summary>
     public int DecodeChunkLatentFrames { get; init; } = WfVaeModel.DefaultDecodeChunkLatentFrames;
+    /// <summary>
+    /// Largest frame (width × height, after resizing) the pipeline encodes: whole-frame inference needs memory in
+    /// proportion to it, so a 4000×4000 source is refused before it runs for minutes and fails to allocate. Default
+    /// 2048 × 2048; resize with <see cref="VideoSource.Width"/>/<see cref="VideoSource.Height"/> or raise it.
+    /// </summary>
+    public long MaxFramePixels { get; init; } = 2048L * 2048;
     /// <summary>Decoded frames the reader thread may hold ahead of the model.</summary>
     public int ReadAheadFrames { get; init; } = 32;
     /// <summary>Decode a posterior sample drawn with this seed (per chunk, chunk index mixed in) instead of the mean.</summary>
@@ -35,6 +41,15 @@ public sealed record StreamingOptions
             throw new ArgumentOutOfRangeException(nameof(DecodeChunkLatentFrames), DecodeChunkLatentFrames, "decode chunks must hold at least 1 latent frame.");
         if (ReadAheadFrames < 1)
             throw new ArgumentOutOfRangeException(nameof(ReadAheadFrames), ReadAheadFrames, "the read-ahead must hold at least 1 frame.");
+        if (MaxFramePixels < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxFramePixels), MaxFramePixels, "the frame-size limit must be at least 1 pixel.");
+    }
+
+    /// <summary>Throws unless a frame rate can be written to an mp4: finite and in (0, 1000].</summary>
+    internal static void ValidateFps(double fps)
+    {
+        if (!(fps > 0) || !double.IsFinite(fps) || fps > 1000)
+            throw new ArgumentOutOfRangeException(nameof(fps), fps, "the frame rate must be in (0, 1000] frames per second.");
     }
 }
 

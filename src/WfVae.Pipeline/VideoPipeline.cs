@@ -99,7 +99,7 @@ public sealed class VideoPipeline
             Exception? error = null;
             try
             {
-                var chunker = new VideoChunker(clip.Source, clip.Info!, _model.ShapeRules, Options.ChunkFramesAfterFirst(_model), _ => clip.Frames!);
+                var chunker = CheckFrameSize(new VideoChunker(clip.Source, clip.Info!, _model.ShapeRules, Options.ChunkFramesAfterFirst(_model), _ => clip.Frames!));
                 encoded = EncodeChunks(chunker, null, ct);
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -168,6 +168,8 @@ public sealed class VideoPipeline
         ArgumentNullException.ThrowIfNull(latent);
         if (latent.dim() != 5 || latent.shape[0] != 1)
             throw new ArgumentException($"an mp4 holds one video: the latent must be (1, z, t, h, w), got [{string.Join(",", latent.shape)}].", nameof(latent));
+        StreamingOptions.ValidateFps(fps);
+        CheckOutputPath(outputPath, "output video");
         long total = Math.Min(frames ?? long.MaxValue, _model.ShapeRules.VideoFrames(latent.shape[2]));
         int h = height ?? (int)_model.ShapeRules.VideoSide(latent.shape[3]), w = width ?? (int)_model.ShapeRules.VideoSide(latent.shape[4]);
         var clock = Stopwatch.StartNew();
@@ -192,7 +194,6 @@ public sealed class VideoPipeline
                 progress?.Report(new StreamingProgress("decode", done, total, clock.Elapsed));
             }
         }
-        CreateParentFolder(outputPath);
         VideoWriter.WriteMp4(outputPath, Frames(), h, w, fps);
         return written;
     }
@@ -205,6 +206,9 @@ public sealed class VideoPipeline
     public ReconstructionResult Reconstruct(VideoSource source, string outputPath, double? fps = null, string? stripPath = null,
         IProgress<StreamingProgress>? progress = null, CancellationToken ct = default)
     {
+        if (fps is double given) StreamingOptions.ValidateFps(given);
+        CheckOutputPath(outputPath, "output video");
+        if (stripPath is not null) CheckOutputPath(stripPath, "strip image");
         var chunker = NewChunker(source);
         int h = chunker.Height, w = chunker.Width;
         double rate = fps ?? (chunker.Info.FrameRate > 0 ? chunker.Info.FrameRate : 8);
@@ -259,12 +263,19 @@ public sealed class VideoPipeline
             }
         }
 
-        CreateParentFolder(outputPath);
         VideoWriter.WriteMp4(outputPath, Frames(), h, w, rate);
         if (stripPath is not null)
         {
-            CreateParentFolder(stripPath);
-            strip.Write(stripPath, h, w);
+            try
+            {
+                strip.Write(stripPath, h, w);
+            }
+            catch
+            {
+                // The job failed: leave no half of its output behind.
+                try { File.Delete(outputPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+                throw;
+            }
         }
         return new ReconstructionResult(psnr.Count, h, w, [.. psnr], ssim ? [.. ssims] : null, clock.Elapsed);
     }
@@ -282,7 +293,24 @@ public sealed class VideoPipeline
     }
 
     private VideoChunker NewChunker(VideoSource source) =>
-        new(source, _model.ShapeRules, Options.ChunkFramesAfterFirst(_model), Options.ReadAheadFrames);
+        CheckFrameSize(new(source, _model.ShapeRules, Options.ChunkFramesAfterFirst(_model), Options.ReadAheadFrames));
+
+    private VideoChunker CheckFrameSize(VideoChunker chunker)
+    {
+        long pixels = (long)chunker.Width * chunker.Height;
+        if (pixels > Options.MaxFramePixels)
+            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"'{chunker.Source.Path}': frames of {chunker.Width}x{chunker.Height} ({pixels / 1e6:F1} MP) are above StreamingOptions.MaxFramePixels ({Options.MaxFramePixels / 1e6:F1} MP), which whole-frame inference needs memory in proportion to; resize them (VideoSource.Width/Height) or raise the limit."));
+        return chunker;
+    }
+
+    /// <summary>Before any work: the output folder can be made and the path is not a folder.</summary>
+    private static void CheckOutputPath(string path, string what)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path, what);
+        if (Directory.Exists(path)) throw new IOException($"the {what} '{Path.GetFullPath(path)}' is a folder; give a file name.");
+        CreateParentFolder(path);
+    }
 
     private static void CreateParentFolder(string path)
     {

@@ -90,6 +90,35 @@ public sealed class VideoPipelineTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir, "*.tmp*"));
     }
 
+    [Fact]
+    public void Oversized_frames_are_refused_before_any_work_naming_the_limit()
+    {
+        var pipeline = new VideoPipeline(Model, new StreamingOptions { MaxFramePixels = 24 * 24 });
+        string output = Path.Combine(_dir, "big.mp4");
+        var e = Assert.Throws<ArgumentException>(() => pipeline.Reconstruct(new VideoSource { Path = _clip }, output));
+        Assert.Contains("30x22", e.Message);
+        Assert.Contains("StreamingOptions.MaxFramePixels", e.Message);
+        Assert.False(File.Exists(output));
+        Assert.Contains("MaxFramePixels", Assert.Throws<ArgumentException>(() => pipeline.Encode(new VideoSource { Path = _clip })).Message);
+        using var fits = pipeline.Encode(new VideoSource { Path = _clip, Width = 16, Height = 16 });
+        Assert.Equal(16 / 8, fits.Posterior.Mean.shape[3]);
+    }
+
+    [Fact]
+    public void Bad_outputs_and_frame_rates_are_refused_before_any_work()
+    {
+        var pipeline = new VideoPipeline(Model);
+        string output = Path.Combine(_dir, "out", "recon.mp4"), folder = Path.Combine(_dir, "a folder");
+        Directory.CreateDirectory(folder);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Contains("is a folder", Assert.Throws<IOException>(() => pipeline.Reconstruct(new VideoSource { Path = _clip }, output, stripPath: folder)).Message);
+        Assert.Contains("frame rate", Assert.Throws<ArgumentOutOfRangeException>(() => pipeline.Reconstruct(new VideoSource { Path = _clip }, output, fps: 0)).Message);
+        using var z = zeros(new long[] { 1, 16, 2, 2, 2 });
+        Assert.Contains("frame rate", Assert.Throws<ArgumentOutOfRangeException>(() => pipeline.DecodeToMp4(z, output, double.NaN)).Message);
+        Assert.False(File.Exists(output));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"the checks took {clock.Elapsed}");
+    }
+
     /// <summary>Synchronous progress sink (System.Progress posts to the thread pool).</summary>
     private sealed class Progress(List<StreamingProgress> sink, Action<StreamingProgress>? then = null) : IProgress<StreamingProgress>
     {
