@@ -195,7 +195,8 @@ public sealed class WfVaeModel : IDisposable
             foreach (var (key, t) in target)
             {
                 if (!reader.Entries.ContainsKey(key)) continue;
-                using var src = reader.Read(key);
+                using var scope = NewDisposeScope();
+                var src = reader.Read(key);
                 if (src.is_floating_point() && !src.isfinite().all().item<bool>())
                     throw new WfVaeCheckpointException($"'{safetensorsPath}': tensor '{key}' holds NaN or Inf values; the checkpoint is damaged (the model would compute NaN).");
                 t.copy_(src);

@@ -42,7 +42,8 @@ internal static class TestPaths
 
 /// <summary>
 /// Tests that change process-wide libtorch state (the intra-op thread count, the global generator's sequence through
-/// manual_seed) run alone, after the parallel tests; every other test class is its own collection and runs in parallel.
+/// manual_seed) or count the process's live tensors run alone, after the parallel tests; every other test class is its
+/// own collection and runs in parallel.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class GlobalTorchStateCollection

@@ -78,6 +78,14 @@ public sealed class InputRulesTests : IClassFixture<TinyModelFixture>
         Assert.False(post.Sample(42).equal(post.Sample(43)).all().item<bool>());
         Assert.Equal(new long[] { 1 }, post.Kl().shape);
     }
+}
+
+/// <summary>Steady-state inference leaks no native tensors (counted process-wide, so it runs alone).</summary>
+[Collection(GlobalTorchStateCollection.Name)]
+public sealed class InferenceLeakTests : IClassFixture<TinyModelFixture>
+{
+    private readonly WfVaeModel _model;
+    public InferenceLeakTests(TinyModelFixture f) => _model = f.Model;
 
     [Fact]
     public void Repeated_inference_does_not_grow_native_tensor_count()
