@@ -19,7 +19,7 @@ internal static class DatasetRecord
         ["model"] = new JsonObject
         {
             ["config"] = JsonNode.Parse(model.Config.ToJson()),
-            ["weights_sha256"] = WeightsSha256(model),
+            ["weights_sha256"] = model.WeightsSha256(),
         },
         ["preprocessing"] = settings.ToJson(),
         ["manifest"] = new JsonObject
@@ -54,13 +54,6 @@ internal static class DatasetRecord
             throw new InvalidOperationException($"'{directory}' holds a latent dataset made with other settings, so this run is refused rather than mixed into it: {string.Join("; ", differences.Take(8))}{(differences.Count > 8 ? $"; and {differences.Count - 8} more" : "")}. Use another output folder, or the settings of '{path}'.");
     }
 
-    public static JsonObject Read(string directory)
-    {
-        string path = Path.Combine(directory, FileName);
-        if (!File.Exists(path)) throw new FileNotFoundException($"'{directory}' is not a WF-VAE latent dataset: it has no {FileName}.", path);
-        return JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-    }
-
     private static void Compare(string prefix, JsonNode? was, JsonNode? now, List<string> differences)
     {
         if (was is JsonObject a && now is JsonObject b)
@@ -78,8 +71,6 @@ internal static class DatasetRecord
         string s = n?.ToJsonString() ?? "absent";
         return s.Length > 80 ? s[..77] + "..." : s;
     }
-
-    private static string WeightsSha256(WfVaeModel model) => model.WeightsSha256();
 
     public static string LibraryVersion =>
         typeof(DatasetRecord).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";

@@ -44,13 +44,6 @@ public sealed record StreamingOptions
         if (MaxFramePixels < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxFramePixels), MaxFramePixels, "the frame-size limit must be at least 1 pixel.");
     }
-
-    /// <summary>Throws unless a frame rate can be written to an mp4: finite and in (0, 1000].</summary>
-    internal static void ValidateFps(double fps)
-    {
-        if (!(fps > 0) || !double.IsFinite(fps) || fps > 1000)
-            throw new ArgumentOutOfRangeException(nameof(fps), fps, "the frame rate must be in (0, 1000] frames per second.");
-    }
 }
 
 /// <summary>Progress of a streaming job: frames finished so far and the rate.</summary>

@@ -168,7 +168,7 @@ public sealed class VideoPipeline
         ArgumentNullException.ThrowIfNull(latent);
         if (latent.dim() != 5 || latent.shape[0] != 1)
             throw new ArgumentException($"an mp4 holds one video: the latent must be (1, z, t, h, w), got [{string.Join(",", latent.shape)}].", nameof(latent));
-        StreamingOptions.ValidateFps(fps);
+        VideoWriter.CheckFrameRate(fps);
         CheckOutputPath(outputPath, "output video");
         long total = Math.Min(frames ?? long.MaxValue, _model.ShapeRules.VideoFrames(latent.shape[2]));
         int h = height ?? (int)_model.ShapeRules.VideoSide(latent.shape[3]), w = width ?? (int)_model.ShapeRules.VideoSide(latent.shape[4]);
@@ -206,7 +206,7 @@ public sealed class VideoPipeline
     public ReconstructionResult Reconstruct(VideoSource source, string outputPath, double? fps = null, string? stripPath = null,
         IProgress<StreamingProgress>? progress = null, CancellationToken ct = default)
     {
-        if (fps is double given) StreamingOptions.ValidateFps(given);
+        if (fps is double given) VideoWriter.CheckFrameRate(given);
         CheckOutputPath(outputPath, "output video");
         if (stripPath is not null) CheckOutputPath(stripPath, "strip image");
         var chunker = NewChunker(source);

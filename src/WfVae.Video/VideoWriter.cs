@@ -32,8 +32,7 @@ public static class VideoWriter
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(rgbFrames);
         CheckSize(height, width);
-        if (!(fps > 0) || !double.IsFinite(fps) || fps > 1000)
-            throw new ArgumentOutOfRangeException(nameof(fps), fps, "fps must be in (0, 1000].");
+        CheckFrameRate(fps);
 
         var opts = options ?? VideoWriteOptions.Default;
         if (!Enum.IsDefined(opts.Encoder))
@@ -144,6 +143,13 @@ public static class VideoWriter
         {
             throw new VideoIOException(full, $"could not write the PNG: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>Throws unless <paramref name="fps"/> can be written to an mp4: finite and in (0, 1000].</summary>
+    public static void CheckFrameRate(double fps)
+    {
+        if (!(fps > 0) || !double.IsFinite(fps) || fps > 1000)
+            throw new ArgumentOutOfRangeException(nameof(fps), fps, "the frame rate (fps) must be in (0, 1000] frames per second.");
     }
 
     private static void CheckSize(int height, int width)

@@ -509,11 +509,8 @@ public sealed class WfVaeModel : IDisposable
     }
 
     /// <summary>A finite input can still overflow inside the network (values far outside [-1, 1], NaN weights): refuse such output.</summary>
-    private static void CheckFiniteOutput(Tensor result, string what, long firstFrame)
-    {
-        if (result.isfinite().all().item<bool>()) return;
+    private static void CheckFiniteOutput(Tensor result, string what, long firstFrame) =>
         FrameTensors.ThrowIfNotFinite(result, firstFrame, what, "the input is far outside [-1, 1] or the model's weights are not finite");
-    }
 
     private void CheckLatent(Tensor z, string what)
     {
