@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Executes every notebooks/*.ipynb cell by cell in a .NET Interactive C# kernel (tools/NotebookRunner), each notebook
-# in its own process, against the packed packages in out/feed (`#i "nuget: ../out/feed"` in the notebooks; packed here
-# when missing, reused when scripts/pack-and-consume.sh made it) and a fresh NuGet cache for this project's packages,
-# so the notebooks really consume the feed. Third-party packages are read from the machine's cache as a fallback folder.
+# in its own process, against the packed packages in out/feed (packed here when missing, reused when
+# scripts/pack-and-consume.sh made it) and a fresh NuGet cache for this project's packages, so the notebooks really
+# consume the feed. Third-party packages are read from the machine's cache as a fallback folder, never written there.
 # Writes out/notebooks/NAME.ipynb (with outputs) and out/notebooks/NAME/cell-NN-K.png (every image shown).
 # Prints a line per notebook and "notebooks: N passed, N failed"; exits 0 only when every notebook passed.
 set -uo pipefail
@@ -33,7 +33,9 @@ for p in wfvae.core wfvae.mlnet wfvae.pipeline wfvae.interactive wfvae.models.de
   [ ! -d "$machine_cache/$p/$version" ] || fail_all "$machine_cache/$p/$version exists; the fallback cache would hide the feed's package"
 done
 export NUGET_PACKAGES="$work/nuget-packages"
-# The kernel restores through a generated project; MSBuild reads environment variables as properties.
+# The kernel restores `#r "nuget:"` through a generated project, and MSBuild reads environment variables as properties:
+# the feed is an extra source (what a user's `dotnet nuget add source` does, without writing the user's NuGet.Config).
+export RestoreAdditionalProjectSources="$feed"
 export RestoreFallbackFolders="$machine_cache"
 export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$NUGET_PACKAGES" out/notebooks

@@ -9,7 +9,7 @@ namespace WfVae.Interactive;
 public sealed class VideoStrip
 {
     /// <summary>How many frames a strip shows at most.</summary>
-    public const int MaxFrames = 16;
+    public const int MaxFrames = 17;
 
     /// <summary>The video, (1, 3, T, H, W) in [-1, 1]; <see cref="Rows"/> videos stacked along H.</summary>
     public Tensor Video { get; }

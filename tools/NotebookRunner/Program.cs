@@ -50,14 +50,20 @@ async Task<bool> RunNotebook(string path)
     Environment.CurrentDirectory = Path.GetDirectoryName(path)!;
 
     var packageRoots = new List<string>();
-    using var kernel = new CSharpKernel()
-        .UseKernelHelpers()
-        .UseNugetDirective((k, resolved) =>
-        {
-            k.AddAssemblyReferences(resolved.SelectMany(r => r.AssemblyPaths));
-            lock (packageRoots) packageRoots.AddRange(resolved.Select(r => r.PackageRoot));
-            return Task.CompletedTask;
-        }, forceRestore: true); // never a cached restore result: the packages must come from this run's feed and cache
+    // A composite kernel around the C# one, as in Polyglot Notebooks, so directives can take values (#i @csharp:feed).
+    using var kernel = new CompositeKernel
+    {
+        new CSharpKernel()
+            .UseKernelHelpers()
+            .UseValueSharing()
+            .UseNugetDirective((k, resolved) =>
+            {
+                k.AddAssemblyReferences(resolved.SelectMany(r => r.AssemblyPaths));
+                lock (packageRoots) packageRoots.AddRange(resolved.Select(r => r.PackageRoot));
+                return Task.CompletedTask;
+            }, forceRestore: true) // never a cached restore result: the packages must come from this run's feed and cache
+    };
+    kernel.DefaultKernelName = "csharp";
     var extensionsLoaded = new HashSet<string>(StringComparer.Ordinal);
 
     string imageDir = Path.Combine(outDir, name);
@@ -107,7 +113,7 @@ async Task<bool> RunNotebook(string path)
     }
 
     string executed = Path.Combine(outDir, name + ".ipynb");
-    AtomicFileWriter.WriteAllText(executed, Notebook.ToJupyterJson(document, "csharp"));
+    AtomicFileWriter.WriteAllText(executed, Notebook.ToJupyterJson(document));
     if (ok) Console.WriteLine($"notebook {name}: ok, {order} cells in {clock.Elapsed.TotalSeconds:F0} s; executed notebook {executed}, images under {imageDir}");
     return ok;
 }
@@ -116,7 +122,7 @@ async Task<(string? Failure, List<InteractiveDocumentOutputElement> Outputs)> Su
 {
     using var cancel = new CancellationTokenSource(cellTimeout);
     KernelCommandResult result;
-    try { result = await kernel.SendAsync(new SubmitCode(code), cancel.Token); }
+    try { result = await kernel.SendAsync(new SubmitCode(code, "csharp"), cancel.Token); }
     catch (OperationCanceledException) { return ($"the cell did not finish within {cellTimeout.TotalSeconds:F0} s", []); }
     var outputs = new List<InteractiveDocumentOutputElement>();
     string? failure = null;
