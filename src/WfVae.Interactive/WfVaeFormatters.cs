@@ -30,6 +30,8 @@ public static class WfVaeFormatters
             if (s_registered) return;
             TorchNative.EnsureLoaded();
             Formatter.Register<VideoStrip>((strip, writer) => writer.Write(StripHtml(strip)), HtmlFormatter.MimeType);
+            Formatter.Register<VideoStrip>(strip => $"{string.Join(" above ", strip.Rows)}: {Describe(strip.Video)}", PlainTextFormatter.MimeType);
+            Formatter.Register<ScottPlot.Plot>(p => $"plot: {p.Axes.Title.Label.Text}", PlainTextFormatter.MimeType);
             Formatter.Register<Tensor>((t, writer) => writer.Write(VideoStrip.IsVideo(t) ? StripHtml(new VideoStrip(t)) : TensorHtml(t)), HtmlFormatter.MimeType);
             Formatter.Register<Tensor>(Describe, PlainTextFormatter.MimeType);
             Formatter.Register<LatentDistribution>((d, writer) => writer.Write(LatentHtml(d)), HtmlFormatter.MimeType);

@@ -125,6 +125,7 @@ async Task<(string? Failure, List<InteractiveDocumentOutputElement> Outputs)> Su
     try { result = await kernel.SendAsync(new SubmitCode(code, "csharp"), cancel.Token); }
     catch (OperationCanceledException) { return ($"the cell did not finish within {cellTimeout.TotalSeconds:F0} s", []); }
     var outputs = new List<InteractiveDocumentOutputElement>();
+    var displayed = new Dictionary<string, int>();
     string? failure = null;
     foreach (var e in result.Events)
     {
@@ -142,7 +143,14 @@ async Task<(string? Failure, List<InteractiveDocumentOutputElement> Outputs)> Su
                 failure ??= err.Message;
                 break;
             case DisplayEvent d:
-                outputs.Add(new DisplayElement(d.FormattedValues.ToDictionary(f => f.MimeType, f => (object)f.Value)));
+                var shown = new DisplayElement(d.FormattedValues.ToDictionary(f => f.MimeType, f => (object)f.Value));
+                // An update (package-restore progress, say) replaces what that value showed before, as in an editor.
+                if (d is DisplayedValueUpdated && d.ValueId is { } id && displayed.TryGetValue(id, out int at)) outputs[at] = shown;
+                else
+                {
+                    if (d.ValueId is { } newId) displayed[newId] = outputs.Count;
+                    outputs.Add(shown);
+                }
                 break;
             case CommandFailed f:
                 outputs.Add(new ErrorElement(f.Exception?.GetType().Name ?? "Error", f.Message, f.Exception?.StackTrace?.Split('\n') ?? []));
