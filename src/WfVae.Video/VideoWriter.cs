@@ -116,6 +116,25 @@ public static class VideoWriter
     public static void WriteFrameStripPng(string path, IReadOnlyList<byte[]> rgbFrames, int height, int width)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        byte[] png = EncodeFrameStripPng(rgbFrames, height, width);
+        string full = Path.GetFullPath(path);
+        CheckOutputPath(full);
+        try
+        {
+            AtomicFileWriter.WriteFile(full, fs => fs.Write(png));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new VideoIOException(full, $"could not write the PNG: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>The PNG file bytes of rgb24 frames side by side (<c>frames * width</c> by <c>height</c> pixels), for display.</summary>
+    /// <param name="rgbFrames">Packed rgb24 frames (<c>height * width * 3</c> bytes each), left to right; at least one.</param>
+    /// <param name="height">Frame height H.</param>
+    /// <param name="width">Frame width W.</param>
+    public static byte[] EncodeFrameStripPng(IReadOnlyList<byte[]> rgbFrames, int height, int width)
+    {
         ArgumentNullException.ThrowIfNull(rgbFrames);
         CheckSize(height, width);
         if (rgbFrames.Count == 0) throw new ArgumentException("a strip needs at least one frame.", nameof(rgbFrames));
@@ -132,17 +151,9 @@ public static class VideoWriter
             for (int y = 0; y < height; y++)
                 Buffer.BlockCopy(rgbFrames[i], y * row, rgb, (y * sw + i * width) * 3, row);
         }
-
-        string full = Path.GetFullPath(path);
-        CheckOutputPath(full);
-        try
-        {
-            AtomicFileWriter.WriteFile(full, fs => PngEncoder.Write(fs, rgb, sw, height));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new VideoIOException(full, $"could not write the PNG: {ex.Message}", ex);
-        }
+        using var png = new MemoryStream();
+        PngEncoder.Write(png, rgb, sw, height);
+        return png.ToArray();
     }
 
     /// <summary>Throws unless <paramref name="fps"/> can be written to an mp4: finite and in (0, 1000].</summary>

@@ -2,8 +2,14 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Text;
+#if !WFVAE_LIBRARY
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+#endif
+
+// One file, two users: MSBuild compiles it as the PatchGlibcxxWeak task (RoslynCodeTaskFactory); WfVae.dll compiles
+// GlibcxxVersionNeeds from it (WFVAE_LIBRARY) for hosts that run no MSBuild targets (TorchNative.EnsureLoaded).
+#if !WFVAE_LIBRARY
 
 /// <summary>
 /// Writes a copy of each ELF64 shared object with every GLIBCXX version need newer than Debian 12's libstdc++
@@ -20,9 +26,6 @@ public class PatchGlibcxxWeak : Task
 
     [Output] public ITaskItem[] Patched { get; private set; } = Array.Empty<ITaskItem>();
 
-    private const uint ShtGnuVerneed = 0x6ffffffe;
-    private const ushort VerFlgWeak = 0x2;
-
     public override bool Execute()
     {
         var patched = new List<ITaskItem>();
@@ -37,7 +40,7 @@ public class PatchGlibcxxWeak : Task
                 if (!dst.Exists || dst.Length != src.Length || dst.LastWriteTimeUtc < src.LastWriteTimeUtc)
                 {
                     byte[] b = File.ReadAllBytes(source);
-                    int changed = Patch(b);
+                    int changed = GlibcxxVersionNeeds.MarkTooNewWeak(b);
                     Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                     string tmp = target + ".patching";
                     File.WriteAllBytes(tmp, b);
@@ -57,6 +60,14 @@ public class PatchGlibcxxWeak : Task
         Patched = patched.ToArray();
         return !Log.HasLoggedErrors;
     }
+}
+#endif
+
+/// <summary>Marks an ELF64 image's GLIBCXX version needs newer than Debian 12's libstdc++ (3.4.30) weak, in place.</summary>
+internal static class GlibcxxVersionNeeds
+{
+    private const uint ShtGnuVerneed = 0x6ffffffe;
+    private const ushort VerFlgWeak = 0x2;
 
     // Versions the oldest supported libstdc++ (Debian 12, GCC 12) provides; anything above is made weak.
     private static bool IsTooNew(string name)
@@ -65,7 +76,8 @@ public class PatchGlibcxxWeak : Task
         return int.TryParse(name.Substring("GLIBCXX_3.4.".Length), out int minor) && minor > 30;
     }
 
-    private static int Patch(byte[] b)
+    /// <summary>Returns how many version needs it marked weak; throws on anything but a little-endian ELF64 file.</summary>
+    public static int MarkTooNewWeak(byte[] b)
     {
         if (b.Length < 64 || b[0] != 0x7f || b[1] != (byte)'E' || b[2] != (byte)'L' || b[3] != (byte)'F' || b[4] != 2 || b[5] != 1)
             throw new InvalidDataException("not a little-endian ELF64 file");
