@@ -181,7 +181,7 @@ public sealed class AtomicFileWriterTests : IDisposable
             File.WriteAllText(Name("elsewhere.mp4", otherHost, dead.Id), "x");
             File.WriteAllText(Path.Combine(_dir, ".notours.tmp"), "x");
 
-            var removed = AtomicFileWriter.RemoveStaleTemporaries(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+            var removed = AtomicFileWriter.RemoveStaleTemporaries(_dir).Select(p => Path.GetFileName(p)!).Order(StringComparer.Ordinal).ToArray();
             Assert.Equal([Path.GetFileName(Name("checkpoint", host, dead.Id)), Path.GetFileName(Name("dead.mp4", host, dead.Id)), Path.GetFileName(Name("reused.mp4", host, running.Id))], removed);
             Assert.Equal([Path.GetFileName(Name("elsewhere.mp4", otherHost, dead.Id)), Path.GetFileName(Name("live.mp4", host, running.Id)), ".notours.tmp", "own.bin"], Entries());
         }
