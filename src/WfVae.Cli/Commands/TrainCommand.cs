@@ -182,8 +182,10 @@ internal static class TrainCommand
                 throw new IOException($"--out '{Path.GetFullPath(outDir)}' already exists and is not empty; pass --force to replace it, or choose another folder.");
             string? parent = Path.GetDirectoryName(Path.GetFullPath(outDir));
             if (parent is not null) CliSupport.RemoveStaleTemporaries(parent);
-            long step = WfVaeTrainer.Export(r.GetValue(run)!, outDir, r.GetValue(ema), r.GetValue(fp16) ? ScalarType.Float16 : ScalarType.Float32,
-                new Dictionary<string, string> { ["producer"] = "wfvae export" });
+            long step = 0;
+            // The whole folder is swapped in at once: --force leaves none of the old folder's files, a failure none of the new.
+            WfVae.Files.AtomicFileWriter.WriteDirectory(outDir, temp => step = WfVaeTrainer.Export(r.GetValue(run)!, temp, r.GetValue(ema),
+                r.GetValue(fp16) ? ScalarType.Float16 : ScalarType.Float32, new Dictionary<string, string> { ["producer"] = "wfvae export" }));
             using var check = WfVaeModel.Load(outDir);
             Console.WriteLine($"exported step {step} ({(r.GetValue(ema) ? "EMA" : "raw")} weights, {check.ParameterCount:N0} parameters) -> {Path.GetFullPath(outDir)}");
             return 0;
