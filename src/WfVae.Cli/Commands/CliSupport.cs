@@ -54,8 +54,11 @@ internal static class CliSupport
     /// <summary>Where progress lines go: stderr, or nowhere with --quiet.</summary>
     public static TextWriter ProgressWriter(bool quiet) => quiet ? TextWriter.Null : Console.Error;
 
-    /// <summary>Runs a short command body (no cancellation): a failure becomes one line on stderr and exit code 1.</summary>
-    public static int Run(Func<int> body) => Run(_ => body());
+    /// <summary>
+    /// Runs a command body that takes no cancellation (signals keep their default action and end it at once): a failure
+    /// becomes one line on stderr and exit code 1.
+    /// </summary>
+    public static int Run(Func<int> body) => Run(_ => body(), onSignal: null, handleSignals: false);
 
     /// <summary>
     /// Runs a command body with a token that SIGINT (Ctrl+C) or SIGTERM cancels; a second signal ends the process at
@@ -64,7 +67,9 @@ internal static class CliSupport
     /// </summary>
     /// <param name="body">The command; it passes the token to everything long and writes outputs atomically.</param>
     /// <param name="onSignal">Called once at the first signal (e.g. to log that a checkpoint follows).</param>
-    public static int Run(Func<CancellationToken, int> body, Action<PosixSignal>? onSignal = null)
+    public static int Run(Func<CancellationToken, int> body, Action<PosixSignal>? onSignal = null) => Run(body, onSignal, handleSignals: true);
+
+    private static int Run(Func<CancellationToken, int> body, Action<PosixSignal>? onSignal, bool handleSignals)
     {
         using var cts = new CancellationTokenSource();
         int received = 0; // the PosixSignal number, 0 while none
@@ -75,8 +80,8 @@ internal static class CliSupport
             onSignal?.Invoke(ctx.Signal);
             cts.Cancel();
         }
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = handleSignals ? PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal) : null;
+        using var sigterm = handleSignals ? PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal) : null;
         int SignalExit() => (PosixSignal)received == PosixSignal.SIGTERM ? 143 : 130;
         string SignalName() => (PosixSignal)received == PosixSignal.SIGTERM ? "SIGTERM" : "SIGINT";
         try
