@@ -1,8 +1,12 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using WfVae.Cli.Commands;
 
-var root = new RootCommand("wfvae: WF-VAE (Wavelet Flow VAE) video encoder/decoder on TorchSharp.")
+// Named "wfvae" (a RootCommand takes the assembly's name, WfVae.Cli) so that usage lines and errors say what users type.
+var root = new Command("wfvae", "wfvae: WF-VAE (Wavelet Flow VAE) video encoder/decoder on TorchSharp.")
 {
+    new HelpOption(),
+    new VersionOption(),
     InfoCommand.Create(),
     EncodeCommand.Create(),
     BenchCommand.Create(),

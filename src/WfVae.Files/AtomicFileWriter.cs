@@ -1,5 +1,8 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace WfVae.Files;
 
@@ -9,8 +12,10 @@ namespace WfVae.Files;
 /// failure or cancellation the temporary sibling is deleted and an existing target is left as it was.
 /// </summary>
 /// <remarks>
-/// Temporary names are <c>.NAME.XXXXXXXX.tmp</c>, with NAME shortened when needed so that any name the file system
-/// accepts (255 bytes) also works for its temporary sibling. One writer per target at a time.
+/// Temporary names are <c>.NAME.HHHH-PID-XXXXXX.tmp</c> (HHHH: a tag of the host, PID: the writing process, XXXXXX:
+/// random), with NAME shortened when needed so that any name the file system accepts (255 bytes) also works for its
+/// temporary sibling. The host and process in the name let <see cref="RemoveStaleTemporaries"/> tell a dead writer's
+/// leftovers from a live writer's file. One writer per target at a time.
 /// </remarks>
 public static class AtomicFileWriter
 {
@@ -127,8 +132,59 @@ public static class AtomicFileWriter
     }
 
     /// <summary>True for the names of this helper's temporary siblings (e.g. to skip them in a folder listing).</summary>
-    public static bool IsTemporaryName(string name) =>
-        name.StartsWith('.') && name.EndsWith(TempExtension, StringComparison.Ordinal);
+    public static bool IsTemporaryName(string name) => TempName.IsMatch(name);
+
+    /// <summary>
+    /// Deletes the temporary files and folders in <paramref name="directory"/> whose writer is gone: written on this
+    /// host by a process that no longer runs (or whose process id now belongs to a process started after the
+    /// temporary was last written). Temporaries of live writers, of other hosts and any other name are left alone, so
+    /// concurrent runs writing into the same folder are safe. Returns the paths deleted.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveStaleTemporaries(string directory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        if (!Directory.Exists(directory)) return [];
+        var removed = new List<string>();
+        foreach (var entry in Directory.EnumerateFileSystemEntries(directory))
+        {
+            var m = TempName.Match(Path.GetFileName(entry));
+            if (!m.Success || m.Groups["host"].Value != HostTag) continue;
+            if (!int.TryParse(m.Groups["pid"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
+            try
+            {
+                bool folder = Directory.Exists(entry);
+                DateTime lastWrite = folder ? Directory.GetLastWriteTimeUtc(entry) : File.GetLastWriteTimeUtc(entry);
+                if (WriterMayBeAlive(pid, lastWrite)) continue;
+                if (folder) Directory.Delete(entry, recursive: true);
+                else File.Delete(entry);
+                removed.Add(entry);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return removed;
+    }
+
+    private static readonly Regex TempName = new(@"^\.(?<name>.+)\.(?<host>[0-9a-f]{4})-(?<pid>[0-9]{1,10})-[0-9a-f]{6}\.tmp$", RegexOptions.CultureInvariant);
+
+    /// <summary>Four hex digits of the host name: temporaries on a shared folder are only judged by their own host.</summary>
+    private static readonly string HostTag = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Environment.MachineName)), 0, 2).ToLowerInvariant();
+
+    private static readonly string ProcessTag = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A live process with that id that started before the temporary's last write may still be writing it.</summary>
+    private static bool WriterMayBeAlive(int pid, DateTime lastWriteUtc)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            // One second of slack: process start times are derived from the boot time, which is rounded.
+            return p.StartTime.ToUniversalTime() <= lastWriteUtc.AddSeconds(1);
+        }
+        catch (ArgumentException) { return false; } // no such process
+        catch (InvalidOperationException) { return false; } // it exited meanwhile
+        catch (System.ComponentModel.Win32Exception) { return true; } // cannot tell: keep it
+    }
 
     /// <summary>
     /// The temporary siblings of <paramref name="path"/> left by writers that died before their rename (a killed
@@ -140,11 +196,10 @@ public static class AtomicFileWriter
         string full = Path.GetFullPath(path);
         string? dir = Path.GetDirectoryName(full);
         if (dir is null || !Directory.Exists(dir)) return [];
-        const int randomChars = 8;
-        string prefix = "." + Shortened(Path.GetFileName(full), 2 + randomChars + TempExtension.Length) + ".";
+        string name = Path.GetFileName(full);
         return Directory.EnumerateFileSystemEntries(dir)
-            .Where(p => Path.GetFileName(p) is var n && n.Length == prefix.Length + randomChars + TempExtension.Length
-                        && n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(TempExtension, StringComparison.Ordinal))
+            .Where(p => TempName.Match(Path.GetFileName(p)) is { Success: true } m
+                        && m.Groups["name"].Value == Shortened(name, TempSuffixBytes(m.Groups["pid"].Length)))
             .Order(StringComparer.Ordinal).ToList();
     }
 
@@ -152,14 +207,17 @@ public static class AtomicFileWriter
     private static string NewTempSibling(string full)
     {
         string dir = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{full}' has no parent folder.");
-        const int randomChars = 8;
-        string name = Shortened(Path.GetFileName(full), 2 + randomChars + TempExtension.Length);
+        string name = Shortened(Path.GetFileName(full), TempSuffixBytes(ProcessTag.Length));
         while (true)
         {
-            string candidate = Path.Combine(dir, $".{name}.{Convert.ToHexString(RandomNumberGenerator.GetBytes(randomChars / 2)).ToLowerInvariant()}{TempExtension}");
+            string random = Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
+            string candidate = Path.Combine(dir, $".{name}.{HostTag}-{ProcessTag}-{random}{TempExtension}");
             if (!File.Exists(candidate) && !Directory.Exists(candidate)) return candidate;
         }
     }
+
+    /// <summary>Bytes a temporary name adds to its target's name: the dots, host tag, process id, random part and extension.</summary>
+    private static int TempSuffixBytes(int pidDigits) => 2 + 4 + 1 + pidDigits + 1 + 6 + TempExtension.Length;
 
     /// <summary><paramref name="name"/> cut (at a character boundary) so that it plus <paramref name="extraBytes"/> fits in one file name.</summary>
     private static string Shortened(string name, int extraBytes)

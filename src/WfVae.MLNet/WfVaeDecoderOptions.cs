@@ -51,6 +51,12 @@ public sealed record WfVaeDecoderOptions
     /// <summary>Clamp the decoded video to [-1, 1]. Default false: the values are exactly what <see cref="WfVaeModel.Decode"/> returns.</summary>
     public bool ClampOutput { get; init; }
 
+    /// <summary>
+    /// Where the stage's messages go (model loaded, each row's time and the running mean per row): usually the
+    /// <c>MLContext</c> (<c>Log = mlContext</c>), whose <c>Log</c> event then receives them. Null (default): no messages.
+    /// </summary>
+    public Microsoft.ML.Runtime.IChannelProvider? Log { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option and what would be valid.</summary>
     public void Validate()
     {

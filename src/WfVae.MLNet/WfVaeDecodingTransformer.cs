@@ -16,10 +16,14 @@ public sealed class WfVaeDecodingTransformer : ITransformer, ICanSaveModel, IDis
     internal WfVaeDecodingTransformer(WfVaeDecoderOptions options, DataViewSchema inputSchema)
     {
         Names.FindInput(inputSchema, options.InputColumnName);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeDecodingTransformer), WfVaeComponents.Decoder);
+        var log = StageLog.For(options.Log, DecodingMapping.Stage);
         try
         {
             _mapping = DecodingMapping.Create(options, _model.Model.Config.LatentDim, _model.Model.ShapeRules, inputSchema, () => _model.Model);
+            _mapping.Log = log;
+            log?.ModelReady(_model.Model, loaded: options.Model is null, clock.Elapsed);
         }
         catch
         {

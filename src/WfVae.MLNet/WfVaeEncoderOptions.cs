@@ -102,6 +102,12 @@ public sealed record WfVaeEncoderOptions
     /// </summary>
     public WfVaeFineTuningOptions? FineTuning { get; init; }
 
+    /// <summary>
+    /// Where the stage's messages go (model loaded, each row's time and the running mean per row): usually the
+    /// <c>MLContext</c> (<c>Log = mlContext</c>), whose <c>Log</c> event then receives them. Null (default): no messages.
+    /// </summary>
+    public Microsoft.ML.Runtime.IChannelProvider? Log { get; init; }
+
     /// <summary>Name of the log-variance column.</summary>
     public string LogVarColumnName => OutputColumnName + LogVarSuffix;
 

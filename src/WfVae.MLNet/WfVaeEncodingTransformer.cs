@@ -28,10 +28,14 @@ public sealed class WfVaeEncodingTransformer : ITransformer, ICanSaveModel, IDis
     internal WfVaeEncodingTransformer(WfVaeEncoderOptions options, DataViewSchema inputSchema, FineTuningResult? fineTuning = null)
     {
         Names.FindInput(inputSchema, options.InputColumnName);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         _model = ModelHandle.Open(options.ModelDirectory, options.Model, options.Device, nameof(WfVaeEncodingTransformer), WfVaeComponents.Encoder);
+        var log = StageLog.For(options.Log, EncodingMapping.Stage);
         try
         {
             _mapping = EncodingMapping.Create(options, _model.Model.Config.LatentDim, _model.Model.ShapeRules, inputSchema, () => _model.Model);
+            _mapping.Log = log;
+            log?.ModelReady(_model.Model, loaded: options.Model is null, clock.Elapsed);
         }
         catch
         {

@@ -168,6 +168,7 @@ public sealed class VideoPipeline
         ArgumentNullException.ThrowIfNull(latent);
         if (latent.dim() != 5 || latent.shape[0] != 1)
             throw new ArgumentException($"an mp4 holds one video: the latent must be (1, z, t, h, w), got [{string.Join(",", latent.shape)}].", nameof(latent));
+        if (latent.shape[2] < 1) throw new ArgumentException($"the latent [{string.Join(",", latent.shape)}] has no frames (t = 0); there is nothing to decode.", nameof(latent));
         VideoWriter.CheckFrameRate(fps);
         CheckOutputPath(outputPath, "output video");
         long total = Math.Min(frames ?? long.MaxValue, _model.ShapeRules.VideoFrames(latent.shape[2]));
@@ -201,14 +202,16 @@ public sealed class VideoPipeline
     /// <summary>
     /// Reads, encodes, decodes and writes a video in one stream (the latents never wait for the whole video), with
     /// PSNR and SSIM accumulated frame by frame against the source. Optionally writes a strip of evenly spaced
-    /// source-over-reconstruction frames. Peak memory is that of one chunk, whatever the length.
+    /// source-over-reconstruction frames, and a <paramref name="report"/> drawn from the results. Peak memory is that
+    /// of one chunk, whatever the length.
     /// </summary>
     public ReconstructionResult Reconstruct(VideoSource source, string outputPath, double? fps = null, string? stripPath = null,
-        IProgress<StreamingProgress>? progress = null, CancellationToken ct = default)
+        IProgress<StreamingProgress>? progress = null, CancellationToken ct = default, ReconstructionReport? report = null)
     {
         if (fps is double given) VideoWriter.CheckFrameRate(given);
         CheckOutputPath(outputPath, "output video");
         if (stripPath is not null) CheckOutputPath(stripPath, "strip image");
+        if (report is not null) CheckOutputPath(report.Path, "report image");
         var chunker = NewChunker(source);
         int h = chunker.Height, w = chunker.Width;
         double rate = fps ?? (chunker.Info.FrameRate > 0 ? chunker.Info.FrameRate : 8);
@@ -264,20 +267,29 @@ public sealed class VideoPipeline
         }
 
         VideoWriter.WriteMp4(outputPath, Frames(), h, w, rate);
-        if (stripPath is not null)
+        var result = new ReconstructionResult(psnr.Count, h, w, [.. psnr], ssim ? [.. ssims] : null, clock.Elapsed);
+        var written = new List<string> { outputPath };
+        try
         {
-            try
+            if (stripPath is not null)
             {
                 strip.Write(stripPath, h, w);
+                written.Add(stripPath);
             }
-            catch
+            if (report is not null)
             {
-                // The job failed: leave no half of its output behind.
-                try { File.Delete(outputPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-                throw;
+                ct.ThrowIfCancellationRequested();
+                report.Write(report.Path, result, strip.Picks());
             }
         }
-        return new ReconstructionResult(psnr.Count, h, w, [.. psnr], ssim ? [.. ssims] : null, clock.Elapsed);
+        catch
+        {
+            // The job failed: leave no half of its output behind.
+            foreach (var file in written)
+                try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+        return result;
     }
 
     /// <summary>Decode calls over t latent frames: frame 0 alone (the causal first chunk), then pieces of the configured size.</summary>

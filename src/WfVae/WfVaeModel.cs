@@ -473,6 +473,7 @@ public sealed class WfVaeModel : IDisposable
     {
         CheckRank(video, "video");
         long t = video.shape[2], h = video.shape[3], w = video.shape[4];
+        if (t < 1 || h < 1 || w < 1) throw new ArgumentException($"video of shape [{string.Join(",", video.shape)}] has no frames or pixels to pad from; give at least one frame of at least 1x1.");
         long pt = ShapeRules.PadFrameCountOrSelf(t) - t, ph = ShapeRules.PaddedSide(h) - h, pw = ShapeRules.PaddedSide(w) - w;
         if (pt == 0 && ph == 0 && pw == 0) return video.alias();
         return nn.functional.pad(video, [0, pw, 0, ph, 0, pt], PaddingModes.Replicate);
@@ -498,6 +499,7 @@ public sealed class WfVaeModel : IDisposable
     private static void CheckRank(Tensor t, string what)
     {
         if (t.dim() != 5) throw new ArgumentException($"{what} must be 5-D (B, C, T, H, W), got shape [{string.Join(",", t.shape)}].");
+        if (t.shape[0] < 1) throw new ArgumentException($"{what} has batch size 0 (shape [{string.Join(",", t.shape)}]); give at least one video.");
     }
 
     private static void CheckVideo(Tensor video, string what)

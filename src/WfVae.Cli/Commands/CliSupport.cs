@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
+using WfVae.Files;
 using WfVae;
 using static TorchSharp.torch;
 
@@ -44,30 +46,54 @@ internal static class CliSupport
         TorchSharp.torch.set_num_threads(n);
     }
 
-    /// <summary>A token cancelled by the first Ctrl+C (the second one ends the process as usual).</summary>
-    public static CancellationToken CancelOnCtrlC()
+    public static Option<bool> QuietOption() => new("--quiet", "-q")
     {
-        var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            if (cts.IsCancellationRequested) return;
-            e.Cancel = true;
-            cts.Cancel();
-        };
-        return cts.Token;
-    }
+        Description = "No progress lines on stderr (results and errors are still printed).",
+    };
 
-    /// <summary>Runs a command body; any failure becomes one line on stderr and exit code 1.</summary>
-    public static int Run(Func<int> body)
+    /// <summary>Where progress lines go: stderr, or nowhere with --quiet.</summary>
+    public static TextWriter ProgressWriter(bool quiet) => quiet ? TextWriter.Null : Console.Error;
+
+    /// <summary>
+    /// Runs a command body that takes no cancellation (signals keep their default action and end it at once): a failure
+    /// becomes one line on stderr and exit code 1.
+    /// </summary>
+    public static int Run(Func<int> body) => Run(_ => body(), onSignal: null, handleSignals: false);
+
+    /// <summary>
+    /// Runs a command body with a token that SIGINT (Ctrl+C) or SIGTERM cancels; a second signal ends the process at
+    /// once. Exit codes: the body's; 130 (SIGINT) or 143 (SIGTERM) after a signal, with one line saying so; 1 with one
+    /// line on stderr for any other failure.
+    /// </summary>
+    /// <param name="body">The command; it passes the token to everything long and writes outputs atomically.</param>
+    /// <param name="onSignal">Called once at the first signal (e.g. to log that a checkpoint follows).</param>
+    public static int Run(Func<CancellationToken, int> body, Action<PosixSignal>? onSignal = null) => Run(body, onSignal, handleSignals: true);
+
+    private static int Run(Func<CancellationToken, int> body, Action<PosixSignal>? onSignal, bool handleSignals)
     {
+        using var cts = new CancellationTokenSource();
+        int received = 0; // the PosixSignal number, 0 while none
+        void OnSignal(PosixSignalContext ctx)
+        {
+            if (Interlocked.CompareExchange(ref received, (int)ctx.Signal, 0) != 0) return; // second signal: the default action ends the process
+            ctx.Cancel = true;
+            onSignal?.Invoke(ctx.Signal);
+            cts.Cancel();
+        }
+        using var sigint = handleSignals ? PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal) : null;
+        using var sigterm = handleSignals ? PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal) : null;
+        int SignalExit() => (PosixSignal)received == PosixSignal.SIGTERM ? 143 : 130;
+        string SignalName() => (PosixSignal)received == PosixSignal.SIGTERM ? "SIGTERM" : "SIGINT";
         try
         {
-            return body();
+            int code = body(cts.Token);
+            return received != 0 && code != 0 ? SignalExit() : code;
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (received != 0)
         {
-            Console.Error.WriteLine("error: cancelled");
-            return 130;
+            // After a signal any failure is the cancellation's (ffmpeg children get Ctrl+C too and stop first).
+            Console.Error.WriteLine($"error: cancelled by {SignalName()}; the unfinished output was not written");
+            return SignalExit();
         }
         catch (Exception e)
         {
@@ -78,7 +104,54 @@ internal static class CliSupport
         }
     }
 
-    private static string OneLine(string s) => string.Join(" ", s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    /// <summary>
+    /// A message as one line: libtorch's C++ stack trace ("Exception raised from …", multi-KB) cut off, line breaks
+    /// joined. WFVAE_DEBUG=1 prints the whole exception.
+    /// </summary>
+    internal static string OneLine(string s)
+    {
+        foreach (var marker in new[] { "Exception raised from ", " frame #0: " })
+        {
+            int trace = s.IndexOf(marker, StringComparison.Ordinal);
+            if (trace > 0) s = s[..trace];
+        }
+        return string.Join(" ", s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
+    /// <summary>
+    /// Before a command writes into a folder: deletes the temporary files and folders that interrupted wfvae runs
+    /// (killed, power loss) left there, and only those whose writing process is gone; says so on stderr.
+    /// </summary>
+    public static void RemoveStaleTemporaries(string folder)
+    {
+        string full = Path.GetFullPath(folder);
+        var removed = AtomicFileWriter.RemoveStaleTemporaries(full);
+        if (removed.Count > 0)
+            Console.Error.WriteLine($"removed {removed.Count} temporary file(s) left in {full} by an interrupted run: {string.Join(", ", removed.Select(Path.GetFileName))}");
+    }
+
+    /// <summary><see cref="RemoveStaleTemporaries(string)"/> in the folder of each output file.</summary>
+    public static void RemoveStaleTemporariesBeside(params string?[] outputFiles)
+    {
+        foreach (var dir in outputFiles.OfType<string>().Select(f => Path.GetDirectoryName(Path.GetFullPath(f))).OfType<string>().Distinct(StringComparer.Ordinal))
+            RemoveStaleTemporaries(dir);
+    }
+
+    /// <summary>The value given as an option or as its positional alias: exactly one of them, or a line saying what is missing.</summary>
+    public static string OneOf(string? option, string? positional, string optionName, string what)
+    {
+        if (option is not null && positional is not null && option != positional)
+            throw new ArgumentException($"{what} was given twice ('{positional}' and {optionName} '{option}'); give it once.");
+        return option ?? positional ?? throw new ArgumentException($"{what} is required: {optionName} PATH.");
+    }
+
+    /// <summary>Throws unless <paramref name="path"/> is an existing file, saying when it is a folder.</summary>
+    public static void RequireInputFile(string path, string what = "input")
+    {
+        if (File.Exists(path)) return;
+        if (Directory.Exists(path)) throw new ArgumentException($"{what} '{path}' is a folder; give a video file.");
+        throw new FileNotFoundException($"{what} '{path}' does not exist.", path);
+    }
 
     /// <summary>Loads <paramref name="dir"/>, or the default shipped model when it is null.</summary>
     public static WfVaeModel LoadModel(string? dir, string device, WfVaeComponents components = WfVaeComponents.All)

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using WfVae.Datasets;
 using WfVae.Datasets.Hangfire;
 
@@ -92,18 +91,21 @@ internal static class DatasetCommand
         var shardIndex = new Option<int?>("--shard-index") { Description = "This process's index among --shard-count (default: JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID or RANK, else 0)." };
         var shardCount = new Option<int?>("--shard-count") { Description = "Processes sharing the job (default: SLURM_ARRAY_TASK_COUNT or WORLD_SIZE, else 1)." };
         var threads = CliSupport.ThreadsOption();
+        var quiet = CliSupport.QuietOption();
         var cmd = new Command("encode", "Encode every clip of a manifest into latent shards with a Parquet manifest; resumable, exactly once, shardable across machines.");
-        foreach (var o in job.All.Concat([device, shardIndex, shardCount, threads])) cmd.Options.Add(o);
-        cmd.SetAction(r => CliSupport.Run(() =>
+        foreach (var o in job.All.Concat([device, shardIndex, shardCount, threads, quiet])) cmd.Options.Add(o);
+        cmd.SetAction(r => CliSupport.Run(ct =>
         {
             CliSupport.ApplyThreads(r.GetValue(threads));
             var read = job.Read(r);
+            CliSupport.RemoveStaleTemporaries(read.OutputDirectory);
+            CliSupport.RemoveStaleTemporaries(Path.Combine(read.OutputDirectory, "shards"));
             var (index, count, from) = StaticSharding.Resolve(r.GetValue(shardIndex), r.GetValue(shardCount), Environment.GetEnvironmentVariables());
             using var m = CliSupport.LoadModel(r.GetValue(job.Model), r.GetValue(device)!, WfVaeComponents.Encoder);
             var options = read with { ShardIndex = index, ShardCount = count };
             if (count > 1) Console.Error.WriteLine($"shard {index} of {count} ({from})");
-            using var progress = ProgressLine.Clips(Console.Error);
-            var result = new DatasetEncoder(m).Run(options, progress, line => Console.Error.WriteLine(line), CliSupport.CancelOnCtrlC());
+            using var progress = ProgressLine.Clips(CliSupport.ProgressWriter(r.GetValue(quiet)));
+            var result = new DatasetEncoder(m).Run(options, progress, line => Console.Error.WriteLine(line), ct);
             progress.Finish();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{result.ClipsOk} clips ok, {result.ClipsFailed} failed; {result.ShardsWritten} shard(s) written, {result.ShardsSkipped} already committed, of {result.ShardsOwned} owned; {result.Elapsed.TotalSeconds:F1} s -> {Path.GetFullPath(options.OutputDirectory)}"));
@@ -147,19 +149,15 @@ internal static class DatasetCommand
         var name = new Option<string?>("--name") { Description = "This worker's name in Hangfire (default: host name and process id)." };
         var cmd = new Command("worker", "Run queued dataset shard jobs, one at a time, until Ctrl+C or SIGTERM (one worker per GPU: --device cuda:N).");
         foreach (var o in queue.All.Concat([device, threads, name])) cmd.Options.Add(o);
-        cmd.SetAction(r => CliSupport.Run(() =>
+        cmd.SetAction(r => CliSupport.Run(stop =>
         {
             CliSupport.ApplyThreads(r.GetValue(threads));
             var q = queue.Read(r);
             string dev = r.GetValue(device)!;
             WfVaeModel.ParseDevice(dev);
-            var stop = CliSupport.CancelOnCtrlC();
-            using var sigterm = new CancellationTokenSource();
-            using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; sigterm.Cancel(); });
-            using var both = CancellationTokenSource.CreateLinkedTokenSource(stop, sigterm.Token);
             using var worker = new DatasetWorker(q, dir => CliSupport.LoadModel(dir, dev, WfVaeComponents.Encoder), line => Console.Error.WriteLine(line), r.GetValue(name));
             Console.Error.WriteLine($"worker {worker.Name}: running shard jobs from queue '{DatasetQueueOptions.QueueName}' on {dev}; Ctrl+C or SIGTERM stops it (an unfinished shard goes back to the queue)");
-            both.Token.WaitHandle.WaitOne();
+            stop.WaitHandle.WaitOne();
             Console.Error.WriteLine($"worker {worker.Name}: stopping");
             return 0;
         }));

@@ -20,11 +20,14 @@ internal static class EncodeCommand
         var size = new Option<int?>("--size") { Description = "Video file input: resize and centre-crop to SIZE×SIZE." };
         var maxFrames = new Option<int?>("--max-frames") { Description = "Video file input: read at most this many frames." };
         var pad = new Option<bool>("--pad") { Description = "Pad T to 1+4k and H, W to multiples of 8 (repeat last frame/edge) instead of failing." };
-        var cmd = new Command("encode", "Encode a video to WF-VAE latents.") { model, device, input, output, chunk, sample, seed, size, maxFrames, pad };
-        cmd.SetAction(r => CliSupport.Run(() =>
+        var quiet = CliSupport.QuietOption();
+        var cmd = new Command("encode", "Encode a video to WF-VAE latents.") { model, device, input, output, chunk, sample, seed, size, maxFrames, pad, quiet };
+        cmd.SetAction(r => CliSupport.Run(ct =>
         {
             string outPath = r.GetValue(output)!;
             if (!CliSupport.IsSafetensors(outPath)) throw new ArgumentException($"--output '{outPath}' must end in .safetensors.");
+            CliSupport.RequireInputFile(r.GetValue(input)!);
+            CliSupport.RemoveStaleTemporariesBeside(outPath);
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!, WfVaeComponents.Encoder);
             using var scope = NewDisposeScope();
             string inPath = r.GetValue(input)!;
@@ -34,14 +37,14 @@ internal static class EncodeCommand
             if (CliSupport.IsSafetensors(inPath))
             {
                 var video = CliSupport.ReadTensor(inPath, "video");
-                (t, h, w) = (video.shape[2], video.shape[3], video.shape[4]);
+                long[] given = video.shape;
                 if (r.GetValue(pad)) video = m.PadToValid(video);
-                post = m.Encode(video, Chunking.FromCount(r.GetValue(chunk)));
+                post = m.Encode(video, Chunking.FromCount(r.GetValue(chunk))); // checks the shape first
+                (t, h, w) = (given[2], given[3], given[4]);
                 shown = CliSupport.Shape(video);
             }
             else
             {
-                if (!File.Exists(inPath)) throw new FileNotFoundException($"input '{inPath}' does not exist.", inPath);
                 // Video files stream through the Causal Cache: memory of one chunk, whatever the length.
                 var chunking = CliSupport.EncodeChunking(r.GetValue(chunk), m);
                 var source = new VideoSource
@@ -49,8 +52,8 @@ internal static class EncodeCommand
                     Path = inPath, Width = r.GetValue(size), Height = r.GetValue(size), MaxFrames = r.GetValue(maxFrames),
                     Policy = r.GetValue(pad) ? ShapePolicy.PadAndTrim : ShapePolicy.Strict,
                 };
-                using var progress = ProgressLine.Frames(Console.Error);
-                var encoded = new VideoPipeline(m, new StreamingOptions { EncodeChunking = chunking }).Encode(source, progress, CliSupport.CancelOnCtrlC());
+                using var progress = ProgressLine.Frames(CliSupport.ProgressWriter(r.GetValue(quiet)));
+                var encoded = new VideoPipeline(m, new StreamingOptions { EncodeChunking = chunking }).Encode(source, progress, ct);
                 progress.Finish();
                 post = encoded.Posterior;
                 (t, h, w) = (encoded.SourceFrames, encoded.SourceHeight, encoded.SourceWidth);
@@ -60,6 +63,7 @@ internal static class EncodeCommand
             var tensors = new List<KeyValuePair<string, Tensor>> { new("latent_mean", post.Mean), new("latent_logvar", post.LogVar) };
             if (r.GetValue(sample)) tensors.Add(new("latent", post.Sample(r.GetValue(seed))));
             var meta = new Dictionary<string, string> { ["source_frames"] = $"{t}", ["source_height"] = $"{h}", ["source_width"] = $"{w}", ["producer"] = "wfvae encode" };
+            ct.ThrowIfCancellationRequested();
             SafetensorsWriter.Write(outPath, tensors, meta);
             Console.WriteLine($"encoded {shown} -> latent {CliSupport.Shape(post.Mean)} -> {outPath}");
             return 0;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using TorchSharp;
 using WfVae.Pipeline;
@@ -61,32 +60,21 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)." };
         var resume = new Option<bool>("--resume") { Description = "Require an existing checkpoint in the run folder (resuming is automatic when one exists)." };
         var device = CliSupport.DeviceOption();
+        var quiet = CliSupport.QuietOption();
         var cmd = new Command("train", "Train (or resume) a WF-VAE with the official objective: L1 + KL + wavelet loss (+ optional 3D PatchGAN); AdamW, EMA, atomic resumable checkpoints.")
         {
-            data, run, config, init, steps, until, batch, frames, size, lr, warmup, cosine, clip, ema, kl, wl, mse, gan, discStart, discWeight, lpips, bf16, seed, ckptEvery, logEvery, threads, resume, device,
+            data, run, config, init, steps, until, batch, frames, size, lr, warmup, cosine, clip, ema, kl, wl, mse, gan, discStart, discWeight, lpips, bf16, seed, ckptEvery, logEvery, threads, resume, device, quiet,
         };
-        cmd.SetAction(r => CliSupport.Run(() =>
+        // A second signal kills the process; the checkpoint swap is atomic and the next run sweeps its temporary folder.
+        cmd.SetAction(r => CliSupport.Run(ct =>
         {
-            if (r.GetValue(threads) is int nt) torch.set_num_threads(nt);
+            CliSupport.ApplyThreads(r.GetValue(threads));
             string runDir = r.GetValue(run)!;
+            bool quietRun = r.GetValue(quiet);
             var dev = WfVaeModel.ParseDevice(r.GetValue(device)!);
             var dataset = VideoClipDataset.FromFolder(r.GetValue(data)!, path => TrainingVideos.Read(path));
-            using var cts = new CancellationTokenSource();
-            _ = dataset.PreloadAsync(cts.Token);
-            ConsoleCancelEventHandler onCancel = (_, e) =>
-            {
-                if (cts.IsCancellationRequested) return; // a second Ctrl+C kills the process; the checkpoint swap is atomic
-                e.Cancel = true;
-                Log(runDir, "cancel requested: finishing the current step and writing a checkpoint (Ctrl+C again to abort)");
-                cts.Cancel();
-            };
-            Console.CancelKeyPress += onCancel;
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
-            {
-                ctx.Cancel = true;
-                Log(runDir, "SIGTERM: finishing the current step and writing a checkpoint");
-                cts.Cancel();
-            });
+            CliSupport.RemoveStaleTemporaries(runDir);
+            _ = dataset.PreloadAsync(ct);
             try
             {
                 WfVaeTrainer trainer;
@@ -139,7 +127,15 @@ internal static class TrainCommand
                 }
                 using (trainer)
                 {
-                    var summary = trainer.Train(dataset, p => Log(runDir, Format(p)), cts.Token, stopAtStep: r.GetValue(until));
+                    // --quiet: step lines still go to train.log, not to the console.
+                    var summary = trainer.Train(dataset, p => Log(runDir, Format(p), toConsole: !quietRun), ct, stopAtStep: r.GetValue(until));
+                    if (!WfVaeTrainer.HasCheckpoint(runDir))
+                    {
+                        Log(runDir, summary.Cancelled
+                            ? $"cancelled at step {summary.EndStep}, before any step finished: no checkpoint was written"
+                            : $"no steps to run (--steps {trainer.Options.Steps}{(r.GetValue(until) is long u ? $", --until {u}" : "")}): no checkpoint was written");
+                        return summary.Cancelled ? 130 : 0;
+                    }
                     Log(runDir, summary.Cancelled
                         ? $"cancelled at step {summary.EndStep}; checkpoint {summary.CheckpointDirectory} (rerun the same command to resume)"
                         : summary.EndStep < trainer.Options.Steps ? $"stopped at step {summary.EndStep} (--until) after {summary.Elapsed.TotalMinutes:F1} min of training; checkpoint {summary.CheckpointDirectory}"
@@ -152,11 +148,7 @@ internal static class TrainCommand
                 string message = InCliTerms(e.Message);
                 throw e is NotSupportedException ? new NotSupportedException(message, e) : new ArgumentException(message, e);
             }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
-            }
-        }));
+        }, signal => Log(r.GetValue(run)!, $"{signal}: finishing the current step and writing a checkpoint (send it again to abort)")));
         return cmd;
     }
 
@@ -180,12 +172,20 @@ internal static class TrainCommand
         var output = new Option<string>("--out", "-o") { Description = "Model folder to write (config.json + diffusion_pytorch_model.safetensors).", Required = true };
         var ema = new Option<bool>("--ema") { Description = "Export the EMA weights (recommended) instead of the raw weights." };
         var fp16 = new Option<bool>("--fp16") { Description = "Store weights as float16 (half the size; loaded back as fp32)." };
-        var cmd = new Command("export", "Write a model folder from a training run's checkpoint.") { run, output, ema, fp16 };
+        var force = new Option<bool>("--force") { Description = "Replace --out when it already exists and is not empty." };
+        var cmd = new Command("export", "Write a model folder from a training run's checkpoint.") { run, output, ema, fp16, force };
         cmd.SetAction(r => CliSupport.Run(() =>
         {
             string outDir = r.GetValue(output)!;
-            long step = WfVaeTrainer.Export(r.GetValue(run)!, outDir, r.GetValue(ema), r.GetValue(fp16) ? ScalarType.Float16 : ScalarType.Float32,
-                new Dictionary<string, string> { ["producer"] = "wfvae export" });
+            if (File.Exists(outDir)) throw new IOException($"--out '{Path.GetFullPath(outDir)}' is a file; give a folder for the model.");
+            if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !r.GetValue(force))
+                throw new IOException($"--out '{Path.GetFullPath(outDir)}' already exists and is not empty; pass --force to replace it, or choose another folder.");
+            string? parent = Path.GetDirectoryName(Path.GetFullPath(outDir));
+            if (parent is not null) CliSupport.RemoveStaleTemporaries(parent);
+            long step = 0;
+            // The whole folder is swapped in at once: --force leaves none of the old folder's files, a failure none of the new.
+            WfVae.Files.AtomicFileWriter.WriteDirectory(outDir, temp => step = WfVaeTrainer.Export(r.GetValue(run)!, temp, r.GetValue(ema),
+                r.GetValue(fp16) ? ScalarType.Float16 : ScalarType.Float32, new Dictionary<string, string> { ["producer"] = "wfvae export" }));
             using var check = WfVaeModel.Load(outDir);
             Console.WriteLine($"exported step {step} ({(r.GetValue(ema) ? "EMA" : "raw")} weights, {check.ParameterCount:N0} parameters) -> {Path.GetFullPath(outDir)}");
             return 0;
@@ -209,12 +209,12 @@ internal static class TrainCommand
 
     private static readonly Lock LogLock = new();
 
-    private static void Log(string runDir, string line)
+    private static void Log(string runDir, string line, bool toConsole = true)
     {
         string stamped = $"{DateTime.Now:HH:mm:ss} {line}";
         lock (LogLock)
         {
-            Console.WriteLine(stamped);
+            if (toConsole) Console.WriteLine(stamped);
             try
             {
                 Directory.CreateDirectory(runDir);

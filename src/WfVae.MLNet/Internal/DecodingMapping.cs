@@ -90,7 +90,14 @@ internal sealed class DecodingMapping : IColumnMapping
         return col;
     }
 
-    public IRowComputer CreateComputer(DataViewRow row, DataViewSchema.Column input) => new LatentComputer(this, row.GetGetter<VBuffer<float>>(input));
+    /// <summary>Receives each row's time when the stage logs (<see cref="WfVaeDecoderOptions.Log"/>).</summary>
+    public StageLog? Log { get; set; }
+
+    public IRowComputer CreateComputer(DataViewRow row, DataViewSchema.Column input)
+    {
+        IRowComputer computer = new LatentComputer(this, row.GetGetter<VBuffer<float>>(input));
+        return Log is null ? computer : Log.Timed(computer, "decoded");
+    }
 
     private sealed class LatentComputer(DecodingMapping parent, ValueGetter<VBuffer<float>> getter) : IRowComputer
     {

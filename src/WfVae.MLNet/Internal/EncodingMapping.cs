@@ -136,8 +136,14 @@ internal sealed class EncodingMapping : IColumnMapping
         return col;
     }
 
-    public IRowComputer CreateComputer(DataViewRow row, DataViewSchema.Column input) =>
-        Plan.Input == VideoInputKind.Path ? new PathComputer(this, row.GetGetter<ReadOnlyMemory<char>>(input)) : new VectorComputer(this, row.GetGetter<VBuffer<float>>(input));
+    /// <summary>Receives each row's time when the stage logs (<see cref="WfVaeEncoderOptions.Log"/>).</summary>
+    public StageLog? Log { get; set; }
+
+    public IRowComputer CreateComputer(DataViewRow row, DataViewSchema.Column input)
+    {
+        IRowComputer computer = Plan.Input == VideoInputKind.Path ? new PathComputer(this, row.GetGetter<ReadOnlyMemory<char>>(input)) : new VectorComputer(this, row.GetGetter<VBuffer<float>>(input));
+        return Log is null ? computer : Log.Timed(computer, "encoded");
+    }
 
     private sealed class PathComputer(EncodingMapping parent, ValueGetter<ReadOnlyMemory<char>> getter) : IRowComputer
     {

@@ -163,8 +163,8 @@ public sealed class DatasetEncoderTests : IDisposable
         string shards = Path.Combine(output, "shards");
         File.Delete(Path.Combine(shards, "shard-000002.commit.json"));
         File.Delete(Path.Combine(output, "manifest.parquet"));
-        File.WriteAllText(Path.Combine(shards, ".shard-000002.safetensors.0badf00d.tmp"), "half a shard");
-        File.WriteAllText(Path.Combine(shards, ".shard-000002.commit.json.12345678.tmp"), "{");
+        File.WriteAllText(Path.Combine(shards, ".shard-000002.safetensors.0a1b-4242-0badf0.tmp"), "half a shard");
+        File.WriteAllText(Path.Combine(shards, ".shard-000002.commit.json.0a1b-4242-123456.tmp"), "{");
         var log = new List<string>();
         var r = new DatasetEncoder(MLNetTestData.TinyModel).Run(new DatasetEncodeOptions { Manifest = _manifest, OutputDirectory = output, Settings = Settings }, log: log.Add);
         Assert.Equal((2, 1), (r.ShardsSkipped, r.ShardsWritten));

@@ -145,9 +145,50 @@ public sealed class AtomicFileWriterTests : IDisposable
         Assert.Equal([during!], seen!); // the name the writer really uses while it writes
         Assert.Empty(AtomicFileWriter.TemporarySiblingsOf(target)); // and gone after the rename
 
-        foreach (var name in new[] { ".a.bin.0123abcd.tmp", ".a.bin2.0123abcd.tmp", ".b.bin.0123abcd.tmp", ".a.bin.old", ".a.bin.0123abcde.tmp", "a.bin.0123abcd.tmp" })
+        foreach (var name in new[] { ".a.bin.0a1b-4242-0123ab.tmp", ".a.bin2.0a1b-4242-0123ab.tmp", ".b.bin.0a1b-4242-0123ab.tmp", ".a.bin.old", ".a.bin.0a1b-4242-0123abc.tmp", "a.bin.0a1b-4242-0123ab.tmp", ".a.bin.0123abcd.tmp" })
             File.WriteAllText(Path.Combine(_dir, name), "left over");
-        Assert.Equal([Path.Combine(_dir, ".a.bin.0123abcd.tmp")], AtomicFileWriter.TemporarySiblingsOf(target));
+        Assert.Equal([Path.Combine(_dir, ".a.bin.0a1b-4242-0123ab.tmp")], AtomicFileWriter.TemporarySiblingsOf(target));
         Assert.Empty(AtomicFileWriter.TemporarySiblingsOf(Path.Combine(_dir, "missing", "c.bin")));
+    }
+    [Fact]
+    public void Stale_temporaries_of_dead_writers_are_swept_and_live_ones_kept()
+    {
+        // The real name a writer of this process uses, to take the host tag from.
+        string? live = null;
+        IReadOnlyList<string>? removedWhileWriting = null;
+        AtomicFileWriter.WriteFileAt(Path.Combine(_dir, "own.bin"), temp =>
+        {
+            File.WriteAllText(temp, "being written");
+            live = temp;
+            removedWhileWriting = AtomicFileWriter.RemoveStaleTemporaries(_dir);
+        });
+        Assert.Empty(removedWhileWriting!); // this process's own temporary is live
+        var parts = Path.GetFileName(live!).Split('.')[^2].Split('-');
+        string host = parts[0], otherHost = host == "0000" ? "ffff" : "0000";
+
+        using var dead = System.Diagnostics.Process.Start("true")!;
+        dead.WaitForExit();
+        using var running = System.Diagnostics.Process.Start("sleep", "60")!;
+        try
+        {
+            string Name(string target, string h, int pid) => Path.Combine(_dir, $".{target}.{h}-{pid}-0123ab.tmp");
+            File.WriteAllText(Name("dead.mp4", host, dead.Id), "x");
+            Directory.CreateDirectory(Name("checkpoint", host, dead.Id));
+            File.WriteAllText(Path.Combine(Name("checkpoint", host, dead.Id), "model.safetensors"), "x");
+            File.WriteAllText(Name("live.mp4", host, running.Id), "x");
+            File.WriteAllText(Name("reused.mp4", host, running.Id), "x");
+            File.SetLastWriteTimeUtc(Name("reused.mp4", host, running.Id), DateTime.UtcNow.AddHours(-1)); // older than the process with that id
+            File.WriteAllText(Name("elsewhere.mp4", otherHost, dead.Id), "x");
+            File.WriteAllText(Path.Combine(_dir, ".notours.tmp"), "x");
+
+            var removed = AtomicFileWriter.RemoveStaleTemporaries(_dir).Select(p => Path.GetFileName(p)!).Order(StringComparer.Ordinal).ToArray();
+            Assert.Equal([Path.GetFileName(Name("checkpoint", host, dead.Id)), Path.GetFileName(Name("dead.mp4", host, dead.Id)), Path.GetFileName(Name("reused.mp4", host, running.Id))], removed);
+            Assert.Equal([Path.GetFileName(Name("elsewhere.mp4", otherHost, dead.Id)), Path.GetFileName(Name("live.mp4", host, running.Id)), ".notours.tmp", "own.bin"], Entries());
+        }
+        finally
+        {
+            running.Kill();
+            running.WaitForExit();
+        }
     }
 }
