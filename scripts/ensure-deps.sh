@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+# A font for the text of `reconstruct --report` and the notebooks' plots (SkiaSharp reads /usr/share/fonts).
+compgen -G "/usr/share/fonts/truetype/*/*.ttf" >/dev/null || need+=(fonts-dejavu-core)
 if [ "${1:-}" = "--tests" ]; then
   # Debian keeps initdb/pg_ctl in /usr/lib/postgresql/<version>/bin, off PATH.
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
