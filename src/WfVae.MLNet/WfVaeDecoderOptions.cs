@@ -51,6 +51,14 @@ public sealed record WfVaeDecoderOptions
     /// <summary>Clamp the decoded video to [-1, 1]. Default false: the values are exactly what <see cref="WfVaeModel.Decode"/> returns.</summary>
     public bool ClampOutput { get; init; }
 
+    /// <summary>What a row that cannot be decoded gives; see <see cref="WfVaeEncoderOptions.RowErrors"/>.</summary>
+    public WfVaeRowErrorPolicy RowErrors { get; init; } = WfVaeRowErrorPolicy.Fail;
+
+    private readonly string? _errorColumnName;
+
+    /// <summary>The error column of <see cref="WfVaeRowErrorPolicy.MissingValue"/>; default <c>&lt;output&gt;.Error</c>.</summary>
+    public string ErrorColumnName { get => _errorColumnName ?? OutputColumnName + WfVaeEncoderOptions.ErrorSuffix; init => _errorColumnName = value; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option and what would be valid.</summary>
     public void Validate()
     {
@@ -76,5 +84,6 @@ public sealed record WfVaeDecoderOptions
             throw new ArgumentOutOfRangeException(nameof(Height), Height, "WfVaeDecoderOptions.Height must be null or >= 1.");
         if (Width is < 1)
             throw new ArgumentOutOfRangeException(nameof(Width), Width, "WfVaeDecoderOptions.Width must be null or >= 1.");
+        Names.CheckRowErrors(RowErrors, ErrorColumnName, [OutputColumnName], "WfVaeDecoderOptions");
     }
 }
