@@ -29,11 +29,11 @@ void Phase(string name, int warmup, int count, Action<int> step)
 {
     var sw = Stopwatch.StartNew();
     step(warmup);
-    long t0 = LiveTensors(), r0 = RssKiB();
+    long t0 = LiveTensors(), r0 = RssKiB(), h0 = GC.GetTotalMemory(true);
     step(count);
-    long t1 = LiveTensors(), r1 = RssKiB();
+    long t1 = LiveTensors(), r1 = RssKiB(), h1 = GC.GetTotalMemory(true);
     double growth = 100.0 * (r1 - r0) / r0;
-    Console.WriteLine(FormattableString.Invariant($"{name,-28} n={count,5}  live tensors {t0} -> {t1}  RSS {r0 / 1024.0:F1} -> {r1 / 1024.0:F1} MiB ({growth:+0.00;-0.00}%)  {sw.Elapsed.TotalSeconds:F1} s"));
+    Console.WriteLine(FormattableString.Invariant($"{name,-28} n={count,5}  live tensors {t0} -> {t1}  RSS {r0 / 1024.0:F1} -> {r1 / 1024.0:F1} MiB ({growth:+0.00;-0.00}%)  managed heap {h0 / 1048576.0:F1} -> {h1 / 1048576.0:F1} MiB  {sw.Elapsed.TotalSeconds:F1} s"));
     if (t1 > t0) failures.Add($"{name}: live tensors grew by {t1 - t0}");
     if (growth >= 5) failures.Add($"{name}: RSS grew {growth:F1}% after warm-up");
 }
