@@ -433,7 +433,7 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>Splits fp32 moments into the posterior, kept alive outside the caller's dispose scope.</summary>
     private static LatentDistribution ToPosterior(Tensor moments)
     {
-        CheckFiniteOutput(moments, "latent", 0);
+        CheckFiniteOutput(moments, "latent encoded from the video", 0);
         var dist = new LatentDistribution(moments.to(ScalarType.Float32));
         dist.Mean.MoveToOuterDisposeScope();
         dist.LogVar.MoveToOuterDisposeScope();
