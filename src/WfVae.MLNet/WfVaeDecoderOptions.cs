@@ -57,6 +57,14 @@ public sealed record WfVaeDecoderOptions
     /// </summary>
     public Microsoft.ML.Runtime.IChannelProvider? Log { get; init; }
 
+    /// <summary>What a row that cannot be decoded gives; see <see cref="WfVaeEncoderOptions.RowErrors"/>.</summary>
+    public WfVaeRowErrorPolicy RowErrors { get; init; } = WfVaeRowErrorPolicy.Fail;
+
+    private readonly string? _errorColumnName;
+
+    /// <summary>The error column of <see cref="WfVaeRowErrorPolicy.MissingValue"/>; default <c>&lt;output&gt;.Error</c>.</summary>
+    public string ErrorColumnName { get => _errorColumnName ?? OutputColumnName + WfVaeEncoderOptions.ErrorSuffix; init => _errorColumnName = value; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option and what would be valid.</summary>
     public void Validate()
     {
@@ -82,5 +90,6 @@ public sealed record WfVaeDecoderOptions
             throw new ArgumentOutOfRangeException(nameof(Height), Height, "WfVaeDecoderOptions.Height must be null or >= 1.");
         if (Width is < 1)
             throw new ArgumentOutOfRangeException(nameof(Width), Width, "WfVaeDecoderOptions.Width must be null or >= 1.");
+        Names.CheckRowErrors(RowErrors, ErrorColumnName, [OutputColumnName], "WfVaeDecoderOptions");
     }
 }

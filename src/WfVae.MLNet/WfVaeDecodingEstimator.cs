@@ -34,6 +34,6 @@ public sealed class WfVaeDecodingEstimator : IEstimator<WfVaeDecodingTransformer
         if (col.Kind == SchemaShape.Column.VectorKind.Scalar || col.ItemType != NumberDataViewType.Single || col.IsKey)
             throw Names.Mismatch(col.Name, "Vector<Single, z, t, h, w>", Names.DescribeShape(col));
         bool known = col.Kind == SchemaShape.Column.VectorKind.Vector;
-        return SchemaShapes.With(inputSchema, [SchemaShapes.SingleVector(Options.OutputColumnName, known)]);
+        return SchemaShapes.With(inputSchema, [SchemaShapes.SingleVector(Options.OutputColumnName, known), .. SchemaShapes.ErrorColumn(Options.RowErrors, Options.ErrorColumnName)]);
     }
 }

@@ -71,6 +71,8 @@ public sealed class WfVaeDecodingTransformer : ITransformer, ICanSaveModel, IDis
         {
             Model = WfVaeModelRegistry.Describe(_model.Model, _model.Stamp),
             Column = _mapping.InputColumnName,
+            ErrorColumn = _mapping.ErrorColumnName,
+            Version = SavedStage.VersionFor(_mapping.ErrorColumnName),
             Decode = _mapping.Plan,
         };
         var chain = SavedPipelines.Build(stage, _mapping.InputColumnName, _mapping.FittedInputType, _mapping.Outputs, latentParts: 1, pooledLength: 0);

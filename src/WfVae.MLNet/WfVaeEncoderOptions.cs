@@ -20,6 +20,8 @@ public sealed record WfVaeEncoderOptions
     public const string SampleSuffix = ".Sample";
     /// <summary>Suffix of the optional pooled-feature column (<c>&lt;output&gt;.Pooled</c>).</summary>
     public const string PooledSuffix = ".Pooled";
+    /// <summary>Suffix of the default error column (<c>&lt;output&gt;.Error</c>) of <see cref="WfVaeRowErrorPolicy.MissingValue"/>.</summary>
+    public const string ErrorSuffix = ".Error";
 
     /// <summary>Name of the latent-mean column, a <c>VectorDataViewType(Single, z, t, h, w)</c> (variable-size when the video shape is not fixed).</summary>
     public required string OutputColumnName { get; init; }
@@ -108,6 +110,20 @@ public sealed record WfVaeEncoderOptions
     /// </summary>
     public Microsoft.ML.Runtime.IChannelProvider? Log { get; init; }
 
+    /// <summary>
+    /// What a row that cannot be encoded gives: an exception (<see cref="WfVaeRowErrorPolicy.Fail"/>, default) or missing values
+    /// and the error text in <see cref="ErrorColumnName"/> (<see cref="WfVaeRowErrorPolicy.MissingValue"/>). Kept by saved pipelines.
+    /// </summary>
+    public WfVaeRowErrorPolicy RowErrors { get; init; } = WfVaeRowErrorPolicy.Fail;
+
+    private readonly string? _errorColumnName;
+
+    /// <summary>
+    /// The text column that <see cref="WfVaeRowErrorPolicy.MissingValue"/> adds: empty for good rows, the error otherwise.
+    /// Default <c>&lt;output&gt;.Error</c>; unused under <see cref="WfVaeRowErrorPolicy.Fail"/>.
+    /// </summary>
+    public string ErrorColumnName { get => _errorColumnName ?? OutputColumnName + ErrorSuffix; init => _errorColumnName = value; }
+
     /// <summary>Name of the log-variance column.</summary>
     public string LogVarColumnName => OutputColumnName + LogVarSuffix;
 
@@ -162,6 +178,7 @@ public sealed record WfVaeEncoderOptions
         if (OutputPooledFeatures) names.Add(PooledColumnName);
         foreach (var n in names)
             Names.CheckColumnName(n, nameof(OutputColumnName));
+        Names.CheckRowErrors(RowErrors, ErrorColumnName, names, "WfVaeEncoderOptions");
     }
 
     /// <summary>The model's shape rules when they are known without loading weights: a given model, or a readable config.json.</summary>

@@ -61,6 +61,7 @@ public sealed class WfVaeEncodingEstimator : IEstimator<WfVaeEncodingTransformer
         if (Options.OutputLogVar) added.Add(SchemaShapes.SingleVector(Options.LogVarColumnName, known));
         if (Options.SampleSeed is not null) added.Add(SchemaShapes.SingleVector(Options.SampleColumnName, known));
         if (Options.OutputPooledFeatures) added.Add(SchemaShapes.SingleVector(Options.PooledColumnName, knownSize: true));
+        added.AddRange(SchemaShapes.ErrorColumn(Options.RowErrors, Options.ErrorColumnName));
         return SchemaShapes.With(inputSchema, added);
     }
 }

@@ -104,6 +104,8 @@ public sealed class WfVaeEncodingTransformer : ITransformer, ICanSaveModel, IDis
         {
             Model = WfVaeModelRegistry.Describe(_model.Model, _model.Stamp),
             Column = _mapping.InputColumnName,
+            ErrorColumn = _mapping.ErrorColumnName,
+            Version = SavedStage.VersionFor(_mapping.ErrorColumnName),
             Encode = _mapping.Plan,
         };
         var chain = SavedPipelines.Build(stage, _mapping.InputColumnName, _mapping.FittedInputType, _mapping.Outputs,

@@ -68,6 +68,12 @@ public sealed class SafetensorsReader : IDisposable
             var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
             var meta = new Dictionary<string, string>();
             long dataLen = length - _dataStart;
+            // Keys and strings are decoded lazily, so invalid UTF-8 surfaces while walking the entries.
+            try { _ = root.Select(p => (p.Key, p.Value?.ToJsonString())).ToList(); }
+            catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException)
+            {
+                throw new SafetensorsException($"'{path}': header holds text that is not valid UTF-8 ({e.InnerException.Message.Split('.')[0]}).");
+            }
             foreach (var (name, node) in root)
             {
                 if (name == "__metadata__")

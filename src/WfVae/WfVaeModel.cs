@@ -393,7 +393,7 @@ public sealed class WfVaeModel : IDisposable
                 parts.Add(DecodeFrames(z.narrow(2, schedule[i].Start, schedule[i].Length), cache, i == schedule.Count - 1));
             video = torch.cat(parts, 2);
         }
-        CheckFiniteOutput(video, "decoded video", 0);
+        CheckFiniteDecode(video);
         return scope.MoveToOuter(video.to(ScalarType.Float32));
     }
 
@@ -414,7 +414,7 @@ public sealed class WfVaeModel : IDisposable
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
         var video = DecodeFrames(latentChunk.to(DecodeDType, Device), cache, isLastChunk);
-        CheckFiniteOutput(video, "decoded video", 0);
+        CheckFiniteDecode(video);
         return scope.MoveToOuter(video.to(ScalarType.Float32));
     }
 
@@ -433,7 +433,7 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>Splits fp32 moments into the posterior, kept alive outside the caller's dispose scope.</summary>
     private static LatentDistribution ToPosterior(Tensor moments)
     {
-        CheckFiniteOutput(moments, "latent", 0);
+        CheckFiniteOutput(moments, "latent encoded from the video", 0);
         var dist = new LatentDistribution(moments.to(ScalarType.Float32));
         dist.Mean.MoveToOuterDisposeScope();
         dist.LogVar.MoveToOuterDisposeScope();
@@ -513,6 +513,10 @@ public sealed class WfVaeModel : IDisposable
     /// <summary>A finite input can still overflow inside the network (values far outside [-1, 1], NaN weights): refuse such output.</summary>
     private static void CheckFiniteOutput(Tensor result, string what, long firstFrame) =>
         FrameTensors.ThrowIfNotFinite(result, firstFrame, what, "the input is far outside [-1, 1] or the model's weights are not finite");
+
+    /// <summary>A finite latent can still overflow in the decoder: refuse such video, naming the latent as the cause to look at.</summary>
+    private static void CheckFiniteDecode(Tensor video) =>
+        FrameTensors.ThrowIfNotFinite(video, 0, "video decoded from the latent", "the latent is far outside the range the encoder produces or the model's weights are not finite");
 
     private void CheckLatent(Tensor z, string what)
     {

@@ -9,8 +9,9 @@ internal sealed class DecodingMapping : IColumnMapping
     public const string Stage = "WfVaeDecode";
     private readonly Func<WfVaeModel> _model;
 
-    private DecodingMapping(string inputColumn, DataViewType fittedType, DecodingPlan plan, IReadOnlyList<OutputColumn> outputs, Func<WfVaeModel> model)
+    private DecodingMapping(string inputColumn, DataViewType fittedType, DecodingPlan plan, IReadOnlyList<OutputColumn> outputs, string? errorColumn, Func<WfVaeModel> model)
     {
+        ErrorColumnName = errorColumn;
         InputColumnName = inputColumn;
         FittedInputType = fittedType;
         Plan = plan;
@@ -23,6 +24,7 @@ internal sealed class DecodingMapping : IColumnMapping
     public DataViewType FittedInputType { get; }
     public DecodingPlan Plan { get; }
     public IReadOnlyList<OutputColumn> Outputs { get; }
+    public string? ErrorColumnName { get; }
 
     /// <summary>Plans the stage for <paramref name="inputSchema"/>: checks the latent column and fixes the output type.</summary>
     public static DecodingMapping Create(WfVaeDecoderOptions o, int latentDim, VideoShapeRules rules, DataViewSchema inputSchema, Func<WfVaeModel> model)
@@ -78,7 +80,7 @@ internal sealed class DecodingMapping : IColumnMapping
         {
             outType = new VectorDataViewType(NumberDataViewType.Single);
         }
-        return new DecodingMapping(col.Name, col.Type, plan, [new OutputColumn(o.OutputColumnName, outType)], model);
+        return new DecodingMapping(col.Name, col.Type, plan, [new OutputColumn(o.OutputColumnName, outType)], EncodingMapping.ErrorColumn(o.RowErrors, o.ErrorColumnName), model);
     }
 
     public DataViewSchema.Column BindInput(DataViewSchema inputSchema)

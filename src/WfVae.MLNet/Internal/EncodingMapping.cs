@@ -9,8 +9,9 @@ internal sealed class EncodingMapping : IColumnMapping
     public const string Stage = "WfVaeEncode";
     private readonly Func<WfVaeModel> _model;
 
-    private EncodingMapping(string inputColumn, DataViewType fittedType, EncodingPlan plan, IReadOnlyList<OutputColumn> outputs, Func<WfVaeModel> model)
+    private EncodingMapping(string inputColumn, DataViewType fittedType, EncodingPlan plan, IReadOnlyList<OutputColumn> outputs, string? errorColumn, Func<WfVaeModel> model)
     {
+        ErrorColumnName = errorColumn;
         InputColumnName = inputColumn;
         FittedInputType = fittedType;
         Plan = plan;
@@ -23,6 +24,7 @@ internal sealed class EncodingMapping : IColumnMapping
     public DataViewType FittedInputType { get; }
     public EncodingPlan Plan { get; }
     public IReadOnlyList<OutputColumn> Outputs { get; }
+    public string? ErrorColumnName { get; }
 
     /// <summary>Plans the stage for <paramref name="inputSchema"/>: checks the input column and fixes shapes and output types.</summary>
     public static EncodingMapping Create(WfVaeEncoderOptions o, int latentDim, VideoShapeRules rules, DataViewSchema inputSchema, Func<WfVaeModel> model)
@@ -118,8 +120,11 @@ internal sealed class EncodingMapping : IColumnMapping
         if (o.OutputLogVar) outputs.Add(new(o.LogVarColumnName, latentType));
         if (o.SampleSeed is not null) outputs.Add(new(o.SampleColumnName, latentType));
         if (o.OutputPooledFeatures) outputs.Add(new(o.PooledColumnName, new VectorDataViewType(NumberDataViewType.Single, 2 * latentDim)));
-        return new EncodingMapping(col.Name, col.Type, plan, outputs, model);
+        return new EncodingMapping(col.Name, col.Type, plan, outputs, ErrorColumn(o.RowErrors, o.ErrorColumnName), model);
     }
+
+    /// <summary>The error column a policy adds, or null when errors throw.</summary>
+    internal static string? ErrorColumn(WfVaeRowErrorPolicy policy, string name) => policy == WfVaeRowErrorPolicy.MissingValue ? name : null;
 
     public DataViewSchema.Column BindInput(DataViewSchema inputSchema)
     {

@@ -18,6 +18,9 @@ internal interface IColumnMapping
     /// <summary>Output columns, in schema order.</summary>
     IReadOnlyList<OutputColumn> Outputs { get; }
 
+    /// <summary>The text column after <see cref="Outputs"/> that records row errors (<see cref="WfVaeRowErrorPolicy.MissingValue"/>); null: errors throw.</summary>
+    string? ErrorColumnName { get; }
+
     /// <summary>Finds and type-checks the input column; throws with ML.NET's wording.</summary>
     DataViewSchema.Column BindInput(DataViewSchema inputSchema);
 
@@ -67,19 +70,24 @@ internal sealed class MappedDataView : IDataView
         b.AddColumns(input);
         foreach (var o in mapping.Outputs)
             b.AddColumn(o.Name, o.Type);
+        if (mapping.ErrorColumnName is { } error)
+            b.AddColumn(error, TextDataViewType.Instance);
         return b.ToSchema();
     }
 
+    /// <summary>Columns the stage adds: its outputs and the error column, if any.</summary>
+    public static int AddedColumns(IColumnMapping mapping) => mapping.Outputs.Count + (mapping.ErrorColumnName is null ? 0 : 1);
+
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {
-        var (sourceColumns, active) = Split(Schema, _source.Schema, _input, _mapping.Outputs.Count, columnsNeeded);
+        var (sourceColumns, active) = Split(Schema, _source.Schema, _input, AddedColumns(_mapping), columnsNeeded);
         _checkAlive();
         return new MappedCursor(this, _source.GetRowCursor(sourceColumns, rand), active);
     }
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
     {
-        var (sourceColumns, active) = Split(Schema, _source.Schema, _input, _mapping.Outputs.Count, columnsNeeded);
+        var (sourceColumns, active) = Split(Schema, _source.Schema, _input, AddedColumns(_mapping), columnsNeeded);
         _checkAlive();
         return _source.GetRowCursorSet(sourceColumns, n, rand).Select(c => (DataViewRowCursor)new MappedCursor(this, c, active)).ToArray();
     }
@@ -171,11 +179,11 @@ internal sealed class MappedRowToRowMapper : IRowToRowMapper
     public DataViewSchema OutputSchema { get; }
 
     public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns) =>
-        MappedDataView.Split(OutputSchema, InputSchema, _input, _mapping.Outputs.Count, dependingColumns).Source;
+        MappedDataView.Split(OutputSchema, InputSchema, _input, MappedDataView.AddedColumns(_mapping), dependingColumns).Source;
 
     public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns)
     {
-        var (_, active) = MappedDataView.Split(OutputSchema, InputSchema, _input, _mapping.Outputs.Count, activeColumns);
+        var (_, active) = MappedDataView.Split(OutputSchema, InputSchema, _input, MappedDataView.AddedColumns(_mapping), activeColumns);
         _checkAlive();
         return new MappedRow(OutputSchema, _mapping, _checkAlive, input, _input, active);
     }
@@ -195,6 +203,7 @@ internal sealed class RowOutputs
     private IRowComputer? _computer;
     private long _computedPosition = -1;
     private float[][]? _values;
+    private string _error = "";
 
     public RowOutputs(IColumnMapping mapping, Action checkAlive, DataViewRow inner, DataViewSchema.Column input, bool[] active)
     {
@@ -218,6 +227,17 @@ internal sealed class RowOutputs
             throw new ArgumentOutOfRangeException(nameof(column), $"Column '{column.Name}' (index {column.Index}) is not part of this schema.");
         if (!_active[k])
             throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was created; include it in columnsNeeded.");
+        if (k == _mapping.Outputs.Count)
+        {
+            if (typeof(TValue) != typeof(ReadOnlyMemory<char>))
+                throw new InvalidOperationException($"Invalid TValue in GetGetter: '{typeof(TValue)}', expected type: '{typeof(ReadOnlyMemory<char>)}' for column '{column.Name}' (String).");
+            ValueGetter<ReadOnlyMemory<char>> errorGetter = (ref ReadOnlyMemory<char> dst) =>
+            {
+                Current();
+                dst = _error.AsMemory();
+            };
+            return (ValueGetter<TValue>)(Delegate)errorGetter;
+        }
         if (typeof(TValue) != typeof(VBuffer<float>))
             throw new InvalidOperationException($"Invalid TValue in GetGetter: '{typeof(TValue)}', expected type: '{typeof(VBuffer<float>)}' for column '{column.Name}' ({column.Type}).");
         ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> dst) =>
@@ -242,15 +262,23 @@ internal sealed class RowOutputs
         try
         {
             _values = _computer.Compute();
+            _error = "";
         }
         catch (Exception e) when (e is not OperationCanceledException and not ObjectDisposedException and not OutOfMemoryException)
         {
             _values = null;
-            throw new WfVaeRowException(_mapping.StageName, _input.Name, pos, _computer.CurrentFile, e);
+            var failure = new WfVaeRowException(_mapping.StageName, _input.Name, pos, _computer.CurrentFile, e);
+            if (_mapping.ErrorColumnName is null) throw failure;
+            _values = MissingValues(_mapping.Outputs);
+            _error = failure.Message;
         }
         _computedPosition = pos;
         return _values;
     }
+
+    /// <summary>The values of a row that failed: NaN (ML.NET's missing Single) for known-size columns, empty for variable-size ones.</summary>
+    public static float[][] MissingValues(IReadOnlyList<OutputColumn> outputs) =>
+        [.. outputs.Select(o => o.Type.IsKnownSize ? Enumerable.Repeat(float.NaN, o.Type.Size).ToArray() : [])];
 }
 
 /// <summary>The <see cref="ITransformer"/> members both WF-VAE transformers share: a live model check, then a lazy mapped view.</summary>

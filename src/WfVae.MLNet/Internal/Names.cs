@@ -17,6 +17,17 @@ internal static class Names
             throw new ArgumentException($"Column name '{name}' starts with '{Reserved}', which is reserved for the temporary columns of saved WF-VAE stages.", option);
     }
 
+    /// <summary>Checks the row-error policy and, when it adds one, the error column's name against the stage's other outputs.</summary>
+    public static void CheckRowErrors(WfVaeRowErrorPolicy policy, string errorColumn, IEnumerable<string> outputs, string options)
+    {
+        if (!Enum.IsDefined(policy))
+            throw new ArgumentOutOfRangeException("RowErrors", policy, $"{options}.RowErrors must be Fail or MissingValue.");
+        if (policy == WfVaeRowErrorPolicy.Fail) return;
+        CheckColumnName(errorColumn, "ErrorColumnName");
+        if (outputs.Contains(errorColumn, StringComparer.Ordinal))
+            throw new ArgumentException($"{options}.ErrorColumnName '{errorColumn}' is also the name of an output column; choose another name.", "ErrorColumnName");
+    }
+
     /// <summary>ML.NET's "Could not find input column 'X'".</summary>
     public static ArgumentOutOfRangeException MissingColumn(string name, string paramName = "inputSchema") =>
         new(paramName, $"Could not find input column '{name}'");

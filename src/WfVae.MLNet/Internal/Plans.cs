@@ -77,7 +77,8 @@ internal sealed record DecodingPlan
 /// <summary>What a saved WF-VAE stage stores (as base64 JSON inside the ML.NET model): the weights and the plan.</summary>
 internal sealed record SavedStage
 {
-    public const int CurrentVersion = 1;
+    /// <summary>2 adds <see cref="ErrorColumn"/>; stages without it are still written as 1, so older builds keep reading them.</summary>
+    public const int CurrentVersion = 2;
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -86,8 +87,13 @@ internal sealed record SavedStage
         Converters = { new JsonStringEnumConverter() },
     };
 
-    public int Version { get; init; } = CurrentVersion;
+    public int Version { get; init; } = 1;
     public required ModelReference Model { get; init; }
+    /// <summary>The error column of <see cref="WfVaeRowErrorPolicy.MissingValue"/>; null when a bad row throws.</summary>
+    public string? ErrorColumn { get; init; }
+
+    /// <summary>The oldest format that can hold a stage with this error column.</summary>
+    public static int VersionFor(string? errorColumn) => errorColumn is null ? 1 : 2;
     /// <summary>The user's input column, for error messages.</summary>
     public string? Column { get; init; }
     public EncodingPlan? Encode { get; init; }

@@ -21,6 +21,19 @@ internal static class SchemaShapes
         return est.GetOutputSchema(new SchemaShape([])).Single(c => c.Name == name);
     }
 
+    /// <summary>A text (String) column.</summary>
+    public static SchemaShape.Column Text(string name)
+    {
+        var def = SchemaDefinition.Create(typeof(TextRow));
+        def[0].ColumnName = name;
+        var est = Context.Transforms.CustomMapping<NoRow, TextRow>(static (_, _) => { }, contractName: null, outputSchemaDefinition: def);
+        return est.GetOutputSchema(new SchemaShape([])).Single(c => c.Name == name);
+    }
+
+    /// <summary>The error column of <paramref name="policy"/>, if it adds one.</summary>
+    public static IEnumerable<SchemaShape.Column> ErrorColumn(WfVaeRowErrorPolicy policy, string name) =>
+        policy == WfVaeRowErrorPolicy.MissingValue ? [Text(name)] : [];
+
     /// <summary>The input shape with <paramref name="added"/> appended (replacing columns of the same name).</summary>
     public static SchemaShape With(SchemaShape input, IEnumerable<SchemaShape.Column> added)
     {
@@ -39,5 +52,10 @@ internal static class SchemaShapes
     private sealed class VectorRow
     {
         public float[] Value = [];
+    }
+
+    private sealed class TextRow
+    {
+        public string Value = "";
     }
 }

@@ -22,6 +22,8 @@ public static class SavedColumns
     public const string Latent = Names.Reserved + "Latent";
     /// <summary>All outputs of one row, concatenated.</summary>
     public const string Payload = Names.Reserved + "Payload";
+    /// <summary>The error text of a row (stages that record row errors).</summary>
+    public const string Error = Names.Reserved + "Error";
     /// <summary>Which part of the payload a slice stage cuts out.</summary>
     public const string Slice = Names.Reserved + "Slice";
     /// <summary>A variable-size part.</summary>
@@ -82,6 +84,16 @@ public sealed class PayloadRow
 {
     /// <summary>All outputs of the row, concatenated in column order.</summary>
     [ColumnName(SavedColumns.Payload), VectorType] public float[] Payload = [];
+}
+
+/// <summary>Output of the saved encode and decode stages that record row errors: an empty payload and the error text for a bad row.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed class PayloadErrorRow
+{
+    /// <summary>All outputs of the row, concatenated in column order; empty when the row failed.</summary>
+    [ColumnName(SavedColumns.Payload), VectorType] public float[] Payload = [];
+    /// <summary>Empty for a good row, the error otherwise.</summary>
+    [ColumnName(SavedColumns.Error)] public string Error = "";
 }
 
 /// <summary>Input of a slice stage.</summary>

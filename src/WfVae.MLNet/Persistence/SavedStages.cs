@@ -22,6 +22,12 @@ public static class WfVaeContracts
     public const string EncodeVideo = "WfVae.MLNet.EncodeVideo.v1";
     /// <summary>Decode a latent column.</summary>
     public const string Decode = "WfVae.MLNet.Decode.v1";
+    /// <summary>Encode a path column, recording row errors.</summary>
+    public const string EncodePathRecordingErrors = "WfVae.MLNet.EncodePath.RecordingErrors.v1";
+    /// <summary>Encode a video vector column, recording row errors.</summary>
+    public const string EncodeVideoRecordingErrors = "WfVae.MLNet.EncodeVideo.RecordingErrors.v1";
+    /// <summary>Decode a latent column, recording row errors.</summary>
+    public const string DecodeRecordingErrors = "WfVae.MLNet.Decode.RecordingErrors.v1";
     /// <summary>Cut one output out of the payload.</summary>
     public const string Slice = "WfVae.MLNet.Slice.v1";
 }
@@ -77,6 +83,48 @@ public sealed class DecodeFactory : CustomMappingFactory<LatentRow, PayloadRow>
     };
 }
 
+/// <summary>Encodes the path of each row; a row that fails gets an empty payload and its error text.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+[CustomMappingFactoryAttribute(WfVaeContracts.EncodePathRecordingErrors)]
+public sealed class EncodePathRecordingErrorsFactory : CustomMappingFactory<PathRow, PayloadErrorRow>
+{
+    /// <inheritdoc/>
+    public override Action<PathRow, PayloadErrorRow> GetMapping() => static (src, dst) =>
+    {
+        var stage = SavedRuntime.Stage(src.Plan);
+        (dst.Payload, dst.Error) = SavedRuntime.RunRecordingErrors(stage, EncodingMapping.Stage, src.Path,
+            model => VideoEncoding.EncodePath(model, stage.Encode!, src.Path));
+    };
+}
+
+/// <summary>Encodes the video vector of each row; a row that fails gets an empty payload and its error text.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+[CustomMappingFactoryAttribute(WfVaeContracts.EncodeVideoRecordingErrors)]
+public sealed class EncodeVideoRecordingErrorsFactory : CustomMappingFactory<VideoRow, PayloadErrorRow>
+{
+    /// <inheritdoc/>
+    public override Action<VideoRow, PayloadErrorRow> GetMapping() => static (src, dst) =>
+    {
+        var stage = SavedRuntime.Stage(src.Plan);
+        (dst.Payload, dst.Error) = SavedRuntime.RunRecordingErrors(stage, EncodingMapping.Stage, null,
+            model => VideoEncoding.EncodeVector(model, stage.Encode!, src.Video));
+    };
+}
+
+/// <summary>Decodes the latent of each row; a row that fails gets an empty payload and its error text.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+[CustomMappingFactoryAttribute(WfVaeContracts.DecodeRecordingErrors)]
+public sealed class DecodeRecordingErrorsFactory : CustomMappingFactory<LatentRow, PayloadErrorRow>
+{
+    /// <inheritdoc/>
+    public override Action<LatentRow, PayloadErrorRow> GetMapping() => static (src, dst) =>
+    {
+        var stage = SavedRuntime.Stage(src.Plan);
+        (dst.Payload, dst.Error) = SavedRuntime.RunRecordingErrors(stage, DecodingMapping.Stage, null,
+            model => VideoEncoding.Decode(model, stage.Decode!, src.Latent));
+    };
+}
+
 /// <summary>Cuts one output out of the payload into blocks (known size) or the variable-size column.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 [CustomMappingFactoryAttribute(WfVaeContracts.Slice)]
@@ -86,7 +134,8 @@ public sealed class SliceFactory : CustomMappingFactory<SliceRow, BlocksRow>
     public override Action<SliceRow, BlocksRow> GetMapping() => static (src, dst) =>
     {
         var spec = SliceSpec.Parse(src.Slice);
-        var part = spec.Cut(src.Payload);
+        // A successful row always has values, so an empty payload is a row that failed under RowErrors = MissingValue.
+        var part = src.Payload.Length == 0 ? (spec.Known == 0 ? [] : Enumerable.Repeat(float.NaN, spec.Known).ToArray()) : spec.Cut(src.Payload);
         if (spec.Known == 0)
         {
             dst.Var = part.ToArray();
@@ -162,6 +211,19 @@ internal static class SavedRuntime
         }
         return parts.Length == 1 ? parts[0] : [.. parts.SelectMany(p => p)];
     }
+
+    /// <summary><see cref="Run"/>, but a row that fails gives an empty payload and the error's message (naming column and file).</summary>
+    public static (float[] Payload, string Error) RunRecordingErrors(SavedStage stage, string stageName, string? file, Func<WfVaeModel, float[][]> compute)
+    {
+        try
+        {
+            return (Run(stage, stageName, file, compute), "");
+        }
+        catch (WfVaeRowException e)
+        {
+            return ([], e.Message);
+        }
+    }
 }
 
 /// <summary>
@@ -181,11 +243,16 @@ internal static class SavedPipelines
         var ml = new MLContext(seed: 0);
         string internalInput = stage.Encode is { Input: VideoInputKind.Path } ? SavedColumns.Path
             : stage.Encode is not null ? SavedColumns.Video : SavedColumns.Latent;
-        IEstimator<ITransformer> run = stage.Encode is { Input: VideoInputKind.Path }
-            ? ml.Transforms.CustomMapping(new EncodePathFactory().GetMapping(), WfVaeContracts.EncodePath)
-            : stage.Encode is not null
-                ? ml.Transforms.CustomMapping(new EncodeVideoFactory().GetMapping(), WfVaeContracts.EncodeVideo)
-                : ml.Transforms.CustomMapping(new DecodeFactory().GetMapping(), WfVaeContracts.Decode);
+        bool recordErrors = stage.ErrorColumn is not null;
+        IEstimator<ITransformer> run = (stage.Encode, recordErrors) switch
+        {
+            ({ Input: VideoInputKind.Path }, false) => ml.Transforms.CustomMapping(new EncodePathFactory().GetMapping(), WfVaeContracts.EncodePath),
+            ({ Input: VideoInputKind.Path }, true) => ml.Transforms.CustomMapping(new EncodePathRecordingErrorsFactory().GetMapping(), WfVaeContracts.EncodePathRecordingErrors),
+            (not null, false) => ml.Transforms.CustomMapping(new EncodeVideoFactory().GetMapping(), WfVaeContracts.EncodeVideo),
+            (not null, true) => ml.Transforms.CustomMapping(new EncodeVideoRecordingErrorsFactory().GetMapping(), WfVaeContracts.EncodeVideoRecordingErrors),
+            (null, false) => ml.Transforms.CustomMapping(new DecodeFactory().GetMapping(), WfVaeContracts.Decode),
+            (null, true) => ml.Transforms.CustomMapping(new DecodeRecordingErrorsFactory().GetMapping(), WfVaeContracts.DecodeRecordingErrors),
+        };
 
         IEstimator<ITransformer> est = ml.Transforms.CustomMapping(new AnchorFactory().GetMapping(), WfVaeContracts.Anchor)
             .Append(ml.Transforms.Expression(SavedColumns.Plan, Constant(stage.ToBase64()), SavedColumns.Anchor))
@@ -211,6 +278,8 @@ internal static class SavedPipelines
                 : est.Append(ml.Transforms.CopyColumns(o.Name, SavedColumns.Var));
             est = est.Append(ml.Transforms.DropColumns([.. blockNames, SavedColumns.Var, SavedColumns.Slice]));
         }
+        if (stage.ErrorColumn is { } errorColumn)
+            est = est.Append(ml.Transforms.CopyColumns(errorColumn, SavedColumns.Error)).Append(ml.Transforms.DropColumns(SavedColumns.Error));
         est = est.Append(ml.Transforms.DropColumns(SavedColumns.Anchor, SavedColumns.Plan, internalInput, SavedColumns.Payload));
 
         var schema = new DataViewSchema.Builder();

@@ -45,11 +45,11 @@ internal sealed class ConvWeights : nn.Module
     {
         var shape = new long[] { outCh, inCh }.Concat(kernel).ToArray();
         // Zeros, not random: loading overwrites them and WfVaeModel.Create draws them from its own generator.
-        weight = new Parameter(torch.zeros(shape), trainable);
+        weight = Parameters.Create(torch.zeros(shape), trainable);
         register_parameter("weight", weight);
         if (hasBias)
         {
-            bias = new Parameter(torch.zeros(outCh), trainable);
+            bias = Parameters.Create(torch.zeros(outCh), trainable);
             register_parameter("bias", bias);
         }
     }
@@ -286,8 +286,8 @@ internal sealed class AffineParams : nn.Module
 
     public AffineParams(long channels) : base("LayerNorm")
     {
-        weight = new Parameter(torch.ones(channels));
-        bias = new Parameter(torch.zeros(channels));
+        weight = Parameters.Create(torch.ones(channels));
+        bias = Parameters.Create(torch.zeros(channels));
         register_parameter("weight", weight);
         register_parameter("bias", bias);
     }
@@ -319,8 +319,8 @@ internal sealed class ChannelNorm : nn.Module<Tensor, Tensor>
         }
         else
         {
-            weight = new Parameter(torch.ones(channels));
-            bias = new Parameter(torch.zeros(channels));
+            weight = Parameters.Create(torch.ones(channels));
+            bias = Parameters.Create(torch.zeros(channels));
             register_parameter("weight", weight);
             register_parameter("bias", bias);
         }

@@ -92,11 +92,11 @@ internal sealed class PatchDiscriminator3D : nn.Module<Tensor, Generator, Tensor
         public DiscriminatorConv(long inCh, long outCh, (long T, long H, long W) stride, bool hasBias) : base("Conv3d")
         {
             _stride = [stride.T, stride.H, stride.W];
-            weight = new Parameter(zeros([outCh, inCh, 3, 3, 3]));
+            weight = Parameters.Create(zeros([outCh, inCh, 3, 3, 3]));
             register_parameter("weight", weight);
             if (hasBias)
             {
-                bias = new Parameter(zeros(outCh));
+                bias = Parameters.Create(zeros(outCh));
                 register_parameter("bias", bias);
             }
         }
