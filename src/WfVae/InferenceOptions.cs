@@ -88,6 +88,8 @@ public sealed record WfVaeInferenceOptions
     public bool SubPixelUpsample { get; init; } = true;
     /// <summary>Memory layout of conv inputs.</summary>
     public ConvLayout ConvLayout { get; init; } = ConvLayout.Auto;
+    /// <summary>Spatial tiling of encode and decode (off by default); a cache made with its own tiling overrides it for that video.</summary>
+    public SpatialTiling Tiling { get; init; } = SpatialTiling.Off;
 
     /// <summary>Throws naming the first invalid setting.</summary>
     public WfVaeInferenceOptions Validated()
@@ -96,6 +98,7 @@ public sealed record WfVaeInferenceOptions
             throw new ArgumentOutOfRangeException(nameof(WinogradTile), WinogradTile, "the Winograd tile is 2 or 4 (or null to choose by frame size).");
         if (WinogradBandElements < 1 || WinogradBandMinTiles < 1)
             throw new ArgumentOutOfRangeException(nameof(WinogradBandElements), "Winograd band limits must be positive.");
+        ArgumentNullException.ThrowIfNull(Tiling, nameof(Tiling));
         return this;
     }
 }

@@ -15,13 +15,16 @@ internal static class DecodeCommand
         var output = new Option<string>("--output", "-o") { Description = "Output .safetensors (tensor 'video') or .mp4.", Required = true };
         var chunk = CliSupport.ChunkFramesOption("Causal Cache chunking: latent frames per chunk after frame 0 (≥ 1; default automatic, .mp4 output 1). 0 = whole latent at once.");
         var fps = new Option<double>("--fps") { Description = "Frame rate of an .mp4 output.", DefaultValueFactory = _ => 8 };
-        var cmd = new Command("decode", "Decode WF-VAE latents to video.") { model, device, input, output, chunk, fps };
+        var tile = CliSupport.TileOption();
+        var tileOverlap = CliSupport.TileOverlapOption();
+        var cmd = new Command("decode", "Decode WF-VAE latents to video.") { model, device, input, output, chunk, fps, tile, tileOverlap };
         cmd.SetAction(r => CliSupport.Run(() =>
         {
             string inPath = r.GetValue(input)!, outPath = r.GetValue(output)!;
             bool mp4 = outPath.EndsWith(".mp4", StringComparison.OrdinalIgnoreCase);
             if (!mp4 && !CliSupport.IsSafetensors(outPath)) throw new ArgumentException($"--output '{outPath}' must end in .safetensors or .mp4.");
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!, WfVaeComponents.Decoder);
+            CliSupport.ApplyTiling(m, r.GetValue(tile), r.GetValue(tileOverlap));
             using var scope = NewDisposeScope();
             var z = CliSupport.ReadTensor(inPath, "latent_mean", "latent");
             var (t, h, w) = SourceSize(inPath);

@@ -20,12 +20,15 @@ internal static class EncodeCommand
         var size = new Option<int?>("--size") { Description = "Video file input: resize and centre-crop to SIZE×SIZE." };
         var maxFrames = new Option<int?>("--max-frames") { Description = "Video file input: read at most this many frames." };
         var pad = new Option<bool>("--pad") { Description = "Pad T to 1+4k and H, W to multiples of 8 (repeat last frame/edge) instead of failing." };
-        var cmd = new Command("encode", "Encode a video to WF-VAE latents.") { model, device, input, output, chunk, sample, seed, size, maxFrames, pad };
+        var tile = CliSupport.TileOption();
+        var tileOverlap = CliSupport.TileOverlapOption();
+        var cmd = new Command("encode", "Encode a video to WF-VAE latents.") { model, device, input, output, chunk, sample, seed, size, maxFrames, pad, tile, tileOverlap };
         cmd.SetAction(r => CliSupport.Run(() =>
         {
             string outPath = r.GetValue(output)!;
             if (!CliSupport.IsSafetensors(outPath)) throw new ArgumentException($"--output '{outPath}' must end in .safetensors.");
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!, WfVaeComponents.Encoder);
+            CliSupport.ApplyTiling(m, r.GetValue(tile), r.GetValue(tileOverlap));
             using var scope = NewDisposeScope();
             string inPath = r.GetValue(input)!;
             LatentDistribution post;

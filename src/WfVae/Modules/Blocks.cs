@@ -439,8 +439,10 @@ internal sealed class AttnBlock3DFix : CausalBlock
         var w = torch.cat([q.Weight, k.Weight, v.Weight], 0);
         var bias = torch.cat([q.Bias!, k.Bias!, v.Bias!], 0);
         var qkv = ChannelPaddedConv.Conv3d(pass, h, w, bias);
-        var tokens = qkv.permute(0, 2, 3, 4, 1).reshape(b * t, hh * ww, 3 * c);
-        var attn = F.scaled_dot_product_attention(tokens.narrow(2, 0, c), tokens.narrow(2, c, c), tokens.narrow(2, 2 * c, c));
+        // (B·T, 1 head, H·W, C): libtorch's CPU flash kernel takes only 4-D inputs (3-D ones fall back to the math
+        // path, which materialises the (H·W)² score matrix: 4.2 GB per latent frame at 1080p).
+        var tokens = qkv.permute(0, 2, 3, 4, 1).reshape(b * t, 1, hh * ww, 3 * c);
+        var attn = F.scaled_dot_product_attention(tokens.narrow(3, 0, c), tokens.narrow(3, c, c), tokens.narrow(3, 2 * c, c));
         var back = attn.reshape(b, t, hh, ww, c).permute(0, 4, 1, 2, 3);
         var y = proj_out.call(back, pass);
         return scope.MoveToOuter(y.add_(x));
