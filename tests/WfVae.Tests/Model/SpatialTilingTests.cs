@@ -150,6 +150,24 @@ public sealed class SpatialTilingTests
     }
 
     [Fact]
+    public void Mid_attention_in_query_blocks_equals_whole_frame_attention()
+    {
+        using var scope = NewDisposeScope();
+        var g = new Generator(9);
+        var (q, k, v) = (randn(new long[] { 3, 1, 50, 8 }, generator: g), randn(new long[] { 3, 1, 50, 8 }, generator: g), randn(new long[] { 3, 1, 50, 8 }, generator: g));
+        var whole = WfVae.Modules.AttnBlock3DFix.ChunkedAttention(q, k, v, long.MaxValue);
+        AssertClose(nn.functional.scaled_dot_product_attention(q, k, v), whole, 0, "one block is the plain call");
+        AssertClose(whole, WfVae.Modules.AttnBlock3DFix.ChunkedAttention(q, k, v, 3 * 50 * 7), 1e-6, "blocks of 7 query rows");
+        // Through the model: blocks of one query row per frame.
+        using var blocked = WfVaeModel.Load(TestPaths.TinyModelDir).WithInference(WfVaeInferenceOptions.Default with { AttentionScoreElements = 1 });
+        var x = Video(5, 24, 32, 6);
+        using var a = Tiny.Encode(x);
+        using var b = blocked.Encode(x);
+        AssertClose(a.Mean, b.Mean, 1e-5, "encode with blocked attention");
+        AssertClose(Tiny.Decode(a.Mean), blocked.Decode(a.Mean), 1e-5, "decode with blocked attention");
+    }
+
+    [Fact]
     public void Blend_weights_sum_to_one_and_a_lone_tile_weighs_exactly_one()
     {
         Assert.Equal([1.0, 1.0, 1.0], TileAxis.Weights([(0, 3)], 1, 1)[0]);
