@@ -18,12 +18,22 @@ public sealed record StreamingOptions
     /// 2048 × 2048; resize with <see cref="VideoSource.Width"/>/<see cref="VideoSource.Height"/> or raise it.
     /// </summary>
     public long MaxFramePixels { get; init; } = 2048L * 2048;
+    /// <summary>
+    /// Largest frame the pipeline encodes when spatial tiling applies to it: the model's memory is then that of one
+    /// tile and only the chunk's frame buffers grow with the frame. Default 8192 × 8192.
+    /// </summary>
+    public long MaxTiledFramePixels { get; init; } = 8192L * 8192;
+    /// <summary>Spatial tiling of each video's encode and decode; null uses the model's <see cref="WfVaeInferenceOptions.Tiling"/>.</summary>
+    public SpatialTiling? Tiling { get; init; }
     /// <summary>Decoded frames the reader thread may hold ahead of the model.</summary>
     public int ReadAheadFrames { get; init; } = 32;
     /// <summary>Decode a posterior sample drawn with this seed (per chunk, chunk index mixed in) instead of the mean.</summary>
     public long? SampleSeed { get; init; }
 
     /// <summary>Video frames per encode chunk after frame 0 for <paramref name="model"/> (int.MaxValue for the whole video).</summary>
+    /// <summary>The tiling in force for <paramref name="model"/>: <see cref="Tiling"/>, else the model's.</summary>
+    public SpatialTiling TilingFor(WfVaeModel model) => Tiling ?? model.Inference.Tiling;
+
     public int ChunkFramesAfterFirst(WfVaeModel model) => EncodeChunking.Mode switch
     {
         ChunkingMode.Whole => int.MaxValue,
@@ -43,6 +53,9 @@ public sealed record StreamingOptions
             throw new ArgumentOutOfRangeException(nameof(ReadAheadFrames), ReadAheadFrames, "the read-ahead must hold at least 1 frame.");
         if (MaxFramePixels < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxFramePixels), MaxFramePixels, "the frame-size limit must be at least 1 pixel.");
+        if (MaxTiledFramePixels < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxTiledFramePixels), MaxTiledFramePixels, "the tiled frame-size limit must be at least 1 pixel.");
+        Tiling?.Validated(model.ShapeRules.SpatialFactor, "StreamingOptions.Tiling");
     }
 }
 

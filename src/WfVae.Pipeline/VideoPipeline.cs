@@ -136,7 +136,7 @@ public sealed class VideoPipeline
     {
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
-        using var cache = _model.CreateEncoderCache();
+        using var cache = _model.CreateEncoderCache(Options.TilingFor(_model));
         var means = new List<Tensor>();
         var logVars = new List<Tensor>();
         long frames = 0;
@@ -177,7 +177,7 @@ public sealed class VideoPipeline
         long written = 0;
         IEnumerable<byte[]> Frames()
         {
-            using var cache = _model.CreateDecoderCache();
+            using var cache = _model.CreateDecoderCache(Options.TilingFor(_model));
             long t = latent.shape[2], done = 0;
             foreach (var (start, len) in DecodePieces(t))
             {
@@ -223,8 +223,8 @@ public sealed class VideoPipeline
 
         IEnumerable<byte[]> Frames()
         {
-            using var encCache = _model.CreateEncoderCache();
-            using var decCache = _model.CreateDecoderCache();
+            using var encCache = _model.CreateEncoderCache(Options.TilingFor(_model));
+            using var decCache = _model.CreateDecoderCache(Options.TilingFor(_model));
             var originals = new Queue<byte[]>();
             long done = 0, real = 0;
             int chunkIndex = 0;
@@ -310,9 +310,16 @@ public sealed class VideoPipeline
     private VideoChunker CheckFrameSize(VideoChunker chunker)
     {
         long pixels = (long)chunker.Width * chunker.Height;
-        if (pixels > Options.MaxFramePixels)
+        var tiling = Options.TilingFor(_model);
+        if (tiling.Applies(_model.ShapeRules.PaddedSide(chunker.Height), _model.ShapeRules.PaddedSide(chunker.Width)))
+        {
+            if (pixels > Options.MaxTiledFramePixels)
+                throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"'{chunker.Source.Path}': frames of {chunker.Width}x{chunker.Height} ({pixels / 1e6:F1} MP) are above StreamingOptions.MaxTiledFramePixels ({Options.MaxTiledFramePixels / 1e6:F1} MP), which tiled inference's frame buffers need memory in proportion to; resize them (VideoSource.Width/Height) or raise the limit."));
+        }
+        else if (pixels > Options.MaxFramePixels)
             throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"'{chunker.Source.Path}': frames of {chunker.Width}x{chunker.Height} ({pixels / 1e6:F1} MP) are above StreamingOptions.MaxFramePixels ({Options.MaxFramePixels / 1e6:F1} MP), which whole-frame inference needs memory in proportion to; resize them (VideoSource.Width/Height) or raise the limit."));
+                $"'{chunker.Source.Path}': frames of {chunker.Width}x{chunker.Height} ({pixels / 1e6:F1} MP) are above StreamingOptions.MaxFramePixels ({Options.MaxFramePixels / 1e6:F1} MP), which whole-frame inference needs memory in proportion to; resize them (VideoSource.Width/Height), turn on spatial tiling (StreamingOptions.Tiling, CLI --tile) or raise the limit."));
         return chunker;
     }
 

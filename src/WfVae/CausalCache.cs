@@ -13,9 +13,18 @@ public sealed class CausalCache : IDisposable
     private readonly Dictionary<object, Tensor?> _tensors = new(ReferenceEqualityComparer.Instance);
     private bool _disposed;
 
-    internal CausalCache(CacheDirection direction) => Direction = direction;
+    internal CausalCache(CacheDirection direction, SpatialTiling? tiling = null) => (Direction, Tiling) = (direction, tiling);
 
     internal CacheDirection Direction { get; }
+
+    /// <summary>Spatial tiling asked for this video (null: the model's <see cref="WfVaeInferenceOptions.Tiling"/>), fixed when the cache is made.</summary>
+    internal SpatialTiling? Tiling { get; }
+
+    /// <summary>The tiles of this video's frame size, chosen on the first chunk (null: whole frames).</summary>
+    internal TilePlan? TilePlan { get; set; }
+
+    /// <summary>One cache per tile, in the plan's order (the temporal loop runs inside each tile).</summary>
+    internal CausalCache[]? TileCaches { get; set; }
 
     /// <summary>Number of chunks processed so far.</summary>
     public int ChunksProcessed { get; internal set; }
@@ -55,7 +64,7 @@ public sealed class CausalCache : IDisposable
     }
 
     /// <summary>Bytes held by cached tensors.</summary>
-    public long BytesHeld => _tensors.Values.Where(t => t is not null).Sum(t => t!.numel() * t.ElementSize);
+    public long BytesHeld => _tensors.Values.Where(t => t is not null).Sum(t => t!.numel() * t.ElementSize) + (TileCaches?.Sum(c => c.BytesHeld) ?? 0);
 
     /// <summary>Frees every cached tensor.</summary>
     public void Dispose()
@@ -64,6 +73,7 @@ public sealed class CausalCache : IDisposable
         _disposed = true;
         foreach (var t in _tensors.Values) t?.Dispose();
         _tensors.Clear();
+        foreach (var c in TileCaches ?? []) c.Dispose();
     }
 }
 

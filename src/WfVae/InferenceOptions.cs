@@ -88,6 +88,10 @@ public sealed record WfVaeInferenceOptions
     public bool SubPixelUpsample { get; init; } = true;
     /// <summary>Memory layout of conv inputs.</summary>
     public ConvLayout ConvLayout { get; init; } = ConvLayout.Auto;
+    /// <summary>Most attention scores held at once: the mid attention runs in blocks of query rows below it (same result, bounded memory).</summary>
+    public long AttentionScoreElements { get; init; } = 16L << 20;
+    /// <summary>Spatial tiling of encode and decode (off by default); a cache made with its own tiling overrides it for that video.</summary>
+    public SpatialTiling Tiling { get; init; } = SpatialTiling.Off;
 
     /// <summary>Throws naming the first invalid setting.</summary>
     public WfVaeInferenceOptions Validated()
@@ -96,6 +100,9 @@ public sealed record WfVaeInferenceOptions
             throw new ArgumentOutOfRangeException(nameof(WinogradTile), WinogradTile, "the Winograd tile is 2 or 4 (or null to choose by frame size).");
         if (WinogradBandElements < 1 || WinogradBandMinTiles < 1)
             throw new ArgumentOutOfRangeException(nameof(WinogradBandElements), "Winograd band limits must be positive.");
+        ArgumentNullException.ThrowIfNull(Tiling, nameof(Tiling));
+        if (AttentionScoreElements < 1)
+            throw new ArgumentOutOfRangeException(nameof(AttentionScoreElements), AttentionScoreElements, "the attention score block must hold at least 1 element (default 16M).");
         return this;
     }
 }

@@ -60,6 +60,7 @@ public sealed class WfVaeModel : IDisposable
             var options = (value ?? throw new ArgumentNullException(nameof(value))).Validated();
             if (options.EncodeChunking.Mode == ChunkingMode.Frames)
                 ShapeRules.ValidateChunkFrames(options.EncodeChunking.Frames, "WfVaeInferenceOptions.EncodeChunking", nameof(WfVaeInferenceOptions.EncodeChunking));
+            options.Tiling.Validated(ShapeRules.SpatialFactor);
             Volatile.Write(ref _inference, options);
         }
     }
@@ -309,24 +310,28 @@ public sealed class WfVaeModel : IDisposable
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
         var x = video.to(EncodeDType, Device);
-        Tensor moments;
-        if (step is not int n)
-        {
-            moments = EncoderNet.Forward(x, InferencePass(null), out _, out _);
-        }
-        else
-        {
-            using var cache = CreateEncoderCache();
-            var parts = new List<Tensor>();
-            foreach (var (s, len) in ChunkSchedule(t, n))
-                parts.Add(EncodeMoments(x.narrow(2, s, len), cache));
-            moments = torch.cat(parts, 2);
-        }
+        // Tiled: the whole temporal loop runs tile by tile, so only one tile's cache and activations are alive.
+        var plan = TilePlan.For(Inference.Tiling, x.shape[3], x.shape[4], ShapeRules.SpatialFactor, decode: false);
+        var moments = plan is null ? EncodeFrames(x, step) : plan.Blend(x, (_, tile) => EncodeFrames(tile, step));
         return ToPosterior(moments);
     }
 
-    /// <summary>Creates the cache for encoding one video chunk by chunk.</summary>
-    public CausalCache CreateEncoderCache() => new(CacheDirection.Encode);
+    /// <summary>Untiled moments of a whole video: one call, or the chunk schedule of <paramref name="step"/> frames.</summary>
+    private Tensor EncodeFrames(Tensor x, int? step)
+    {
+        if (step is not int n) return EncoderNet.Forward(x, InferencePass(null), out _, out _);
+        using var cache = new CausalCache(CacheDirection.Encode, SpatialTiling.Off);
+        var parts = new List<Tensor>();
+        foreach (var (s, len) in ChunkSchedule(x.shape[2], n))
+            parts.Add(EncodeMoments(x.narrow(2, s, len), cache));
+        return torch.cat(parts, 2);
+    }
+
+    /// <summary>
+    /// Creates the cache for encoding one video chunk by chunk. <paramref name="tiling"/> fixes this video's spatial
+    /// tiling (null: the model's <see cref="WfVaeInferenceOptions.Tiling"/> when the first chunk arrives).
+    /// </summary>
+    public CausalCache CreateEncoderCache(SpatialTiling? tiling = null) => new(CacheDirection.Encode, tiling?.Validated(ShapeRules.SpatialFactor, "tiling"));
 
     /// <summary>
     /// Encodes the next chunk of a video: the first chunk holds 1 + 4k frames (usually just frame 0), every later
@@ -350,8 +355,11 @@ public sealed class WfVaeModel : IDisposable
         if (cache.ChunksProcessed == 0) ShapeRules.Validate(t, x.shape[3], x.shape[4], "first chunk");
         else if (!ShapeRules.IsValidChunkFrames(t))
             throw new ArgumentException($"chunk {cache.ChunksProcessed} has {t} frames; every chunk after the first must hold a positive multiple of {ShapeRules.TemporalFactor} frames (e.g. {ShapeRules.ChunkExamples}).");
+        if (cache.ChunksProcessed == 0) ChooseTiles(cache, x, decode: false);
         CheckSameFrameShape(x, cache, "chunk");
-        var moments = EncoderNet.Forward(x, InferencePass(cache), out _, out _);
+        var moments = cache.TilePlan is { } plan
+            ? plan.Blend(x, (i, tile) => EncodeMoments(tile, cache.TileCaches![i]))
+            : EncoderNet.Forward(x, InferencePass(cache), out _, out _);
         cache.ChunksProcessed++;
         cache.FramesProcessed += t;
         return moments;
@@ -379,26 +387,38 @@ public sealed class WfVaeModel : IDisposable
         using var mode = inference_mode();
         using var scope = NewDisposeScope();
         var z = latent.to(DecodeDType, Device);
-        Tensor video;
-        if (step is not int n)
-        {
-            video = DecoderNet.Forward(z, InferencePass(null), out _, out _);
-        }
-        else
-        {
-            using var cache = CreateDecoderCache();
-            var parts = new List<Tensor>();
-            var schedule = ChunkSchedule(z.shape[2], n).ToList();
-            for (int i = 0; i < schedule.Count; i++)
-                parts.Add(DecodeFrames(z.narrow(2, schedule[i].Start, schedule[i].Length), cache, i == schedule.Count - 1));
-            video = torch.cat(parts, 2);
-        }
+        var plan = TilePlan.For(Inference.Tiling, z.shape[3], z.shape[4], ShapeRules.SpatialFactor, decode: true);
+        var video = plan is null ? DecodeWhole(z, step) : plan.Blend(z, (_, tile) => DecodeWhole(tile, step));
         CheckFiniteDecode(video);
         return scope.MoveToOuter(video.to(ScalarType.Float32));
     }
 
-    /// <summary>Creates the cache for decoding one latent sequence chunk by chunk.</summary>
-    public CausalCache CreateDecoderCache() => new(CacheDirection.Decode);
+    /// <summary>Untiled decode of a whole latent: one call, or the chunk schedule of <paramref name="step"/> latent frames.</summary>
+    private Tensor DecodeWhole(Tensor z, int? step)
+    {
+        if (step is not int n) return DecoderNet.Forward(z, InferencePass(null), out _, out _);
+        using var cache = new CausalCache(CacheDirection.Decode, SpatialTiling.Off);
+        var parts = new List<Tensor>();
+        var schedule = ChunkSchedule(z.shape[2], n).ToList();
+        for (int i = 0; i < schedule.Count; i++)
+            parts.Add(DecodeFrames(z.narrow(2, schedule[i].Start, schedule[i].Length), cache, i == schedule.Count - 1));
+        return torch.cat(parts, 2);
+    }
+
+    /// <summary>
+    /// Creates the cache for decoding one latent sequence chunk by chunk. <paramref name="tiling"/> fixes this video's
+    /// spatial tiling (null: the model's <see cref="WfVaeInferenceOptions.Tiling"/> when the first chunk arrives).
+    /// </summary>
+    public CausalCache CreateDecoderCache(SpatialTiling? tiling = null) => new(CacheDirection.Decode, tiling?.Validated(ShapeRules.SpatialFactor, "tiling"));
+
+    /// <summary>On a video's first chunk: the tiles of its frame size and one cache per tile, or nothing for whole frames.</summary>
+    private void ChooseTiles(CausalCache cache, Tensor x, bool decode)
+    {
+        var plan = TilePlan.For(cache.Tiling ?? Inference.Tiling, x.shape[3], x.shape[4], ShapeRules.SpatialFactor, decode);
+        if (plan is null) return;
+        cache.TilePlan = plan;
+        cache.TileCaches = [.. Enumerable.Range(0, plan.Count).Select(_ => new CausalCache(cache.Direction, SpatialTiling.Off))];
+    }
 
     /// <summary>
     /// Decodes the next latent chunk (≥ 1 frame). Returns the video frames this chunk completes: with trilinear
@@ -421,9 +441,12 @@ public sealed class WfVaeModel : IDisposable
     private Tensor DecodeFrames(Tensor z, CausalCache cache, bool isLast)
     {
         if (cache.Completed) throw new InvalidOperationException("this decoder cache already processed its last chunk; create a new one for the next video.");
+        if (cache.ChunksProcessed == 0) ChooseTiles(cache, z, decode: true);
         CheckSameFrameShape(z, cache, "latent chunk");
         cache.IsLastChunk = isLast;
-        var video = DecoderNet.Forward(z, InferencePass(cache), out _, out _);
+        var video = cache.TilePlan is { } plan
+            ? plan.Blend(z, (i, tile) => DecodeFrames(tile, cache.TileCaches![i], isLast))
+            : DecoderNet.Forward(z, InferencePass(cache), out _, out _);
         cache.ChunksProcessed++;
         cache.FramesProcessed += z.shape[2];
         cache.Completed = isLast;

@@ -12,6 +12,13 @@ internal static class BenchCommand
         var device = CliSupport.DeviceOption();
         var frames = new Option<string>("--frames") { Description = "Comma-separated video lengths (1 + 4k).", DefaultValueFactory = _ => "17" };
         var size = new Option<int>("--size") { Description = "Frame height and width (a multiple of 8).", DefaultValueFactory = _ => 256 };
+        var height = new Option<int?>("--height") { Description = "Frame height (a multiple of 8; default --size)." };
+        var width = new Option<int?>("--width") { Description = "Frame width (a multiple of 8; default --size)." };
+        var tile = CliSupport.TileOption();
+        var tileOverlap = CliSupport.TileOverlapOption();
+        var tileCompare = new Option<bool>("--tile-compare") { Description = "With --tile: also run each length untiled once (encode + decode) and report tiled vs untiled PSNR and the seam metric." };
+        var video = new Option<string?>("--video") { Description = "Input frames from this video file (scaled and centre-cropped to the size) instead of uniform noise." };
+        var streamJob = new Option<string>("--stream-job") { Description = "What --stream runs through the pipeline: encode (VideoPipeline.Encode) or reconstruct (VideoPipeline.Reconstruct: encode + decode + mp4 write).", DefaultValueFactory = _ => "encode" };
         var threads = new Option<int>("--threads") { Description = "Torch intra-op threads (0 keeps the default).", DefaultValueFactory = _ => 0 };
         var repeat = new Option<int>("--repeat") { Description = "Timed runs per case after one warm-up run; the median is reported.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up runs per case.", DefaultValueFactory = _ => 1 };
@@ -31,7 +38,7 @@ internal static class BenchCommand
         var seed = new Option<long>("--seed") { Description = "Seed of random weights and inputs.", DefaultValueFactory = _ => 0 };
         var cmd = new Command("bench", "Benchmark WF-VAE encode/decode speed, GFLOP/s, peak memory and bf16 error.")
         {
-            config, model, device, frames, size, threads, repeat, warmup, dtype, encDtype, decDtype, chunk, decChunk, modes, phases, stream, profile, noError, mmap, components, json, seed,
+            config, model, device, frames, size, height, width, tile, tileOverlap, tileCompare, video, streamJob, threads, repeat, warmup, dtype, encDtype, decDtype, chunk, decChunk, modes, phases, stream, profile, noError, mmap, components, json, seed,
         };
         cmd.SetAction(r => CliSupport.Run(() =>
         {
@@ -42,6 +49,13 @@ internal static class BenchCommand
                 Device = r.GetValue(device)!,
                 Frames = BenchOptions.ParseInts(r.GetValue(frames)!, "--frames"),
                 Size = r.GetValue(size),
+                Height = r.GetValue(height),
+                Width = r.GetValue(width),
+                TileSize = r.GetValue(tile),
+                TileOverlap = r.GetValue(tileOverlap),
+                TileCompare = r.GetValue(tileCompare),
+                VideoPath = r.GetValue(video),
+                StreamJob = BenchOptions.ParseList(r.GetValue(streamJob)!, "--stream-job", "encode", "reconstruct").Single(),
                 Threads = r.GetValue(threads),
                 Repeat = r.GetValue(repeat),
                 Warmup = r.GetValue(warmup),

@@ -19,6 +19,17 @@ internal sealed record BenchOptions
     public string Device { get; init; } = "cpu";
     public IReadOnlyList<int> Frames { get; init; } = [17];
     public int Size { get; init; } = 256;
+    public int? Height { get; init; }
+    public int? Width { get; init; }
+    /// <summary>Frame height in effect (<see cref="Height"/>, else <see cref="Size"/>).</summary>
+    public int H => Height ?? Size;
+    /// <summary>Frame width in effect (<see cref="Width"/>, else <see cref="Size"/>).</summary>
+    public int W => Width ?? Size;
+    public int? TileSize { get; init; }
+    public int? TileOverlap { get; init; }
+    public bool TileCompare { get; init; }
+    public string? VideoPath { get; init; }
+    public string StreamJob { get; init; } = "encode";
     public int Threads { get; init; }
     public int Repeat { get; init; } = 3;
     public int Warmup { get; init; } = 1;
@@ -112,8 +123,12 @@ internal static class BenchRunner
         };
         var sw = Stopwatch.StartNew();
         using var model = (o.ModelDir is { } dir ? WfVaeModel.Load(dir, device, o.Components) : WfVaeModel.Create(WfVaeConfig.Load(o.ConfigPath!), o.Seed, device, o.Components)).WithInference(CliSupport.InferenceFromEnvironment());
+        CliSupport.ApplyTiling(model, o.TileSize, o.TileOverlap);
+        if (o.TileCompare && (o.TileSize is null || !o.Phases.Contains("encode") || !o.Phases.Contains("decode") || anyBf16 && o.MeasureError))
+            throw new ArgumentException("--tile-compare needs --tile and both phases (encode,decode), and no bf16 error reference (add --no-error).");
+        if (o.VideoPath is { } vp && !File.Exists(vp)) throw new FileNotFoundException($"--video '{vp}' does not exist.", vp);
         double buildS = sw.Elapsed.TotalSeconds;
-        foreach (var f in o.Frames) model.ShapeRules.Validate(f, o.Size, o.Size, "--frames/--size");
+        foreach (var f in o.Frames) model.ShapeRules.Validate(f, o.H, o.W, "--frames/--size/--height/--width");
         model.ShapeRules.ValidateChunkFrames(o.ChunkFrames, "--chunk-frames", "--chunk-frames");
         long decodeChunk = o.DecodeChunkLatents ?? WfVaeModel.DefaultDecodeChunkLatentFrames;
         report["model"] = new JsonObject
@@ -133,6 +148,11 @@ internal static class BenchRunner
         {
             ["frames"] = new JsonArray(o.Frames.Select(f => (JsonNode)f).ToArray()),
             ["size"] = o.Size,
+            ["height"] = o.H,
+            ["width"] = o.W,
+            ["tiling"] = model.Inference.Tiling.ToString(),
+            ["tiles"] = model.Inference.Tiling.Applies(o.H, o.W) ? model.Inference.Tiling.Spans(o.H).Count * model.Inference.Tiling.Spans(o.W).Count : 1,
+            ["input"] = o.VideoPath is { } input ? Path.GetFullPath(input) : "uniform noise",
             ["threads"] = torch.get_num_threads(),
             ["repeat"] = o.Repeat,
             ["warmup"] = o.Warmup,
@@ -142,14 +162,14 @@ internal static class BenchRunner
             ["phases"] = new JsonArray(o.Phases.Select(m => (JsonNode)m).ToArray()),
             ["malloc_mmap_threshold_mb"] = mmapSet ? o.MmapThresholdMb : null,
         };
-        log.WriteLine($"model: {model.ParameterCount:N0} parameters, built in {buildS:F1}s; threads {torch.get_num_threads()}; RSS {Rss.CurrentMb():F0} MB");
+        log.WriteLine($"model: {model.ParameterCount:N0} parameters, built in {buildS:F1}s; threads {torch.get_num_threads()}; RSS {Rss.CurrentMb():F0} MB; frames {o.W}x{o.H}, tiling {model.Inference.Tiling}");
 
         // Work: multiply-accumulates counted from the layer shapes the forward actually runs.
         var work = new JsonArray();
         var macs = new Dictionary<int, MacCount>();
         foreach (var f in o.Frames)
         {
-            var c = MacCounter.Count(model, f, o.Size, o.Size);
+            var c = MacCounter.Count(model, f, o.H, o.W);
             macs[f] = c;
             work.Add(new JsonObject
             {
@@ -161,7 +181,7 @@ internal static class BenchRunner
                 ["encode_gflop"] = Round(2 * c.EncodeMacs / 1e9, 1),
                 ["decode_gflop"] = Round(2 * c.DecodeMacs / 1e9, 1),
             });
-            log.WriteLine($"work {f}x{o.Size}²: encode {c.EncodeMacs / 1e9:F0} GMAC, decode {c.DecodeMacs / 1e9:F0} GMAC");
+            log.WriteLine($"work {f}x{o.W}x{o.H}: encode {c.EncodeMacs / 1e9:F0} GMAC, decode {c.DecodeMacs / 1e9:F0} GMAC");
         }
         report["work"] = work;
 
@@ -174,7 +194,7 @@ internal static class BenchRunner
             {
                 foreach (var f in o.Frames)
                 {
-                    using var video = MakeVideo(f, o.Size, o.Seed);
+                    using var video = MakeVideo(f, o);
                     var t0 = Stopwatch.GetTimestamp();
                     using (var post = model.Encode(video, o.ChunkFrames)) refLatent[f] = post.Mean.clone().DetachFromDisposeScope();
                     if (o.Phases.Contains("decode")) refRecon[f] = model.Decode(refLatent[f], (int)decodeChunk).DetachFromDisposeScope();
@@ -203,10 +223,11 @@ internal static class BenchRunner
         var errors = new JsonArray();
         var chunkDiffs = new JsonArray();
         var profiles = new JsonArray();
+        var tileComparisons = new JsonArray();
         foreach (var f in o.Frames)
         {
             using var scope = NewDisposeScope();
-            var video = MakeVideo(f, o.Size, o.Seed);
+            var video = MakeVideo(f, o);
             Tensor? latent = null;
             var outputs = new Dictionary<string, Tensor>();
             try
@@ -239,7 +260,7 @@ internal static class BenchRunner
                 if (latent is null)
                 {
                     using var g = new Generator((ulong)(4321 + f + o.Seed));
-                    latent = randn(model.LatentShape(1, f, o.Size, o.Size), generator: g);
+                    latent = randn(model.LatentShape(1, f, o.H, o.W), generator: g);
                 }
                 foreach (var mode in o.Modes)
                 {
@@ -258,6 +279,12 @@ internal static class BenchRunner
                 }
                 if (outputs.TryGetValue("decode/whole", out var a) && outputs.TryGetValue("decode/chunked", out var b))
                     chunkDiffs.Add(new JsonObject { ["phase"] = "decode", ["frames"] = f, ["max_abs_diff"] = MaxAbs(a, b) });
+            }
+            if (o.TileCompare)
+            {
+                var tiledLatent = outputs.GetValueOrDefault("encode/whole") ?? outputs["encode/chunked"];
+                var tiledRecon = outputs.GetValueOrDefault("decode/whole") ?? outputs["decode/chunked"];
+                tileComparisons.Add(CompareUntiled(model, o, f, video, tiledLatent, tiledRecon, decodeChunk, log));
             }
             if (refLatent.ContainsKey(f) || refRecon.ContainsKey(f))
             {
@@ -286,7 +313,62 @@ internal static class BenchRunner
         report["results"] = results;
         report["chunked_vs_whole"] = chunkDiffs;
         if (errors.Count > 0) report["bf16_error"] = errors;
+        if (tileComparisons.Count > 0) report["tiled_vs_untiled"] = tileComparisons;
         if (profiles.Count > 0) report["profile"] = profiles;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="video"/> untiled (chunked encode, chunked decode, untimed) and compares the tiled outputs with
+    /// it: latent difference, reconstruction PSNR, and the seam metric (mean abs error in the tile overlaps vs the rest).
+    /// </summary>
+    private static JsonObject CompareUntiled(WfVaeModel model, BenchOptions o, int frames, Tensor video, Tensor tiledLatent, Tensor tiledRecon, long decodeChunk, TextWriter log)
+    {
+        using var scope = NewDisposeScope();
+        var tiling = model.Inference.Tiling;
+        Tensor latent, recon;
+        model.WithInference(model.Inference with { Tiling = SpatialTiling.Off });
+        try
+        {
+            using var post = model.Encode(video, o.ChunkFrames);
+            latent = post.Mean.clone();
+            recon = model.Decode(latent, (int)decodeChunk);
+        }
+        finally
+        {
+            model.WithInference(model.Inference with { Tiling = tiling });
+        }
+        var (a, b) = (recon.clamp(-1, 1), tiledRecon.clamp(-1, 1));
+        // Per-pixel error of the tiled reconstruction against the untiled one, averaged over channels and frames.
+        var error = a.sub(b).abs().mean([0, 1, 2]);
+        var overlap = zeros([o.H, o.W], ScalarType.Bool);
+        foreach (var (dim, side) in new[] { (0, (long)o.H), (1, (long)o.W) })
+        {
+            var spans = tiling.Spans(side);
+            for (int i = 1; i < spans.Count; i++)
+            {
+                long start = spans[i].Start, end = spans[i - 1].Start + spans[i - 1].Length;
+                overlap.narrow(dim, start, end - start).fill_(true);
+            }
+        }
+        double seam = error.masked_select(overlap).mean().ToDouble(), interior = error.masked_select(overlap.logical_not()).mean().ToDouble();
+        var j = new JsonObject
+        {
+            ["frames"] = frames,
+            ["tiling"] = tiling.ToString(),
+            ["latent_max_abs_diff"] = MaxAbs(latent, tiledLatent),
+            ["latent_mean_abs_diff"] = Round(latent.sub(tiledLatent).abs().mean().ToDouble(), 6),
+            ["recon_psnr_tiled_vs_untiled_db"] = Round(VideoMetrics.Psnr(a, b), 2),
+            ["seam_mean_abs_error"] = Round(seam, 6),
+            ["interior_mean_abs_error"] = Round(interior, 6),
+            ["seam_vs_interior"] = Round(seam / interior, 3),
+        };
+        if (o.VideoPath is not null)
+        {
+            j["untiled_psnr_vs_source_db"] = Round(VideoMetrics.Psnr(video, a), 2);
+            j["tiled_psnr_vs_source_db"] = Round(VideoMetrics.Psnr(video, b), 2);
+        }
+        log.WriteLine($"tiled vs untiled {frames} frames: {j.ToJsonString()}");
+        return j;
     }
 
     private sealed record CaseTiming(double[] Seconds, double[] CpuSeconds, double PeakRssMb, double RssBeforeMb);
@@ -376,7 +458,7 @@ internal static class BenchRunner
             foreach (var n in o.StreamFrames)
             {
                 string path = Path.Combine(dir, $"testsrc2-{n}.mp4");
-                MakeTestVideo(path, n, o.Size);
+                MakeTestVideo(path, n, o.W, o.H);
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
                 double before = Rss.CurrentMb();
@@ -385,9 +467,17 @@ internal static class BenchRunner
                 // The streaming pipeline every caller uses: read-ahead decoding, Causal Cache chunks, EncodeChunk.
                 long latentFrames, frames;
                 var chunks = new StreamingProgressCounter();
-                using (var encoded = new VideoPipeline(model, new StreamingOptions { EncodeChunking = o.ChunkFrames })
-                    .Encode(new VideoSource { Path = path, Width = o.Size, Height = o.Size }, chunks))
+                var pipeline = new VideoPipeline(model, new StreamingOptions { EncodeChunking = o.ChunkFrames, DecodeChunkLatentFrames = (int)(o.DecodeChunkLatents ?? WfVaeModel.DefaultDecodeChunkLatentFrames) });
+                var source = new VideoSource { Path = path, Width = o.W, Height = o.H };
+                if (o.StreamJob == "reconstruct")
                 {
+                    var result = pipeline.Reconstruct(source, Path.Combine(dir, $"recon-{n}.mp4"), progress: chunks);
+                    frames = result.Frames;
+                    latentFrames = model.ShapeRules.LatentFrames(model.ShapeRules.PaddedFrameCount(frames));
+                }
+                else
+                {
+                    using var encoded = pipeline.Encode(source, chunks);
                     latentFrames = encoded.Posterior.Mean.shape[2];
                     frames = encoded.SourceFrames;
                 }
@@ -396,7 +486,10 @@ internal static class BenchRunner
                 arr.Add(new JsonObject
                 {
                     ["frames"] = frames,
+                    ["job"] = o.StreamJob,
                     ["size"] = o.Size,
+                    ["height"] = o.H,
+                    ["width"] = o.W,
                     ["chunk_frames"] = o.ChunkFrames,
                     ["chunks"] = chunks.Reports,
                     ["latent_frames"] = latentFrames,
@@ -406,7 +499,7 @@ internal static class BenchRunner
                     ["rss_before_mb"] = Round(before, 0),
                     ["peak_rss_vs_first"] = Round(peak / firstPeak.Value, 3),
                 });
-                log.WriteLine($"stream {frames} frames ({chunks.Reports} chunks): {secs:F1}s, peak RSS {peak:F0} MB ({peak / firstPeak.Value:F2}x the first)");
+                log.WriteLine($"stream {o.StreamJob} {frames} frames of {o.W}x{o.H} ({chunks.Reports} progress reports): {secs:F1}s, peak RSS {peak:F0} MB ({peak / firstPeak.Value:F2}x the first)");
                 File.Delete(path);
             }
         }
@@ -418,11 +511,11 @@ internal static class BenchRunner
     }
 
     /// <summary>Generates an ffmpeg testsrc2 clip of <paramref name="frames"/> frames at size×size (lossless-ish x264 or mpeg4).</summary>
-    private static void MakeTestVideo(string path, int frames, int size)
+    private static void MakeTestVideo(string path, int frames, int width, int height)
     {
         var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                     $"testsrc2=size={size}x{size}:rate=25", "-frames:v", frames.ToString(CultureInfo.InvariantCulture), "-pix_fmt", "yuv420p", path })
+                     $"testsrc2=size={width}x{height}:rate=25", "-frames:v", frames.ToString(CultureInfo.InvariantCulture), "-pix_fmt", "yuv420p", path })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start ffmpeg (install it: apt-get install ffmpeg).");
         string err = p.StandardError.ReadToEnd();
@@ -430,10 +523,17 @@ internal static class BenchRunner
         if (p.ExitCode != 0) throw new InvalidOperationException($"ffmpeg failed to generate the test video ({p.ExitCode}): {err.Trim()}");
     }
 
-    private static Tensor MakeVideo(int frames, int size, long seed)
+    /// <summary>The input: uniform noise in [-1, 1] (seeded), or the first frames of --video scaled and centre-cropped to the size.</summary>
+    private static Tensor MakeVideo(int frames, BenchOptions o)
     {
-        using var g = new Generator((ulong)(1234 + frames + seed));
-        using var u = rand([1, 3, frames, size, size], generator: g);
+        if (o.VideoPath is { } path)
+        {
+            var clip = VideoReader.ReadAllRgb24(path, new VideoReadOptions { Width = o.W, Height = o.H, MaxFrames = frames });
+            if (clip.Frames.Count < frames) throw new ArgumentException($"--video '{path}' has only {clip.Frames.Count} frames; --frames asks for {frames}.");
+            return FrameTensors.FromRgb24(clip.Frames, o.H, o.W);
+        }
+        using var g = new Generator((ulong)(1234 + frames + o.Seed));
+        using var u = rand([1, 3, frames, o.H, o.W], generator: g);
         return u.mul(2).sub_(1);
     }
 

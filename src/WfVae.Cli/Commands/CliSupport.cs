@@ -33,6 +33,32 @@ internal static class CliSupport
         return chunking;
     }
 
+    public static Option<int?> TileOption() => new("--tile")
+    {
+        Description = "Spatial tiling: tile side in pixels (a multiple of 8, e.g. 256). Frames larger than a tile are encoded/decoded tile by tile, each with its own Causal Cache, blended across the overlaps: memory of one tile. Default: whole frames.",
+    };
+
+    public static Option<int?> TileOverlapOption() => new("--tile-overlap")
+    {
+        Description = "Overlap of neighbouring tiles in pixels (a multiple of 8, at most half a tile; default a quarter of the tile, 64 for 256).",
+    };
+
+    /// <summary>--tile/--tile-overlap as the model's tiling (checked against its spatial compression); no --tile leaves frames whole.</summary>
+    public static SpatialTiling Tiling(int? tile, int? overlap, WfVaeModel model)
+    {
+        if (tile is not int size)
+        {
+            if (overlap is not null) throw new ArgumentException("--tile-overlap needs --tile (the tile side in pixels).");
+            return SpatialTiling.Off;
+        }
+        int f = model.ShapeRules.SpatialFactor;
+        return SpatialTiling.Always(size, overlap ?? size / 4 / f * f).Validated(f, "--tile/--tile-overlap");
+    }
+
+    /// <summary>Sets the model's tiling from --tile/--tile-overlap; returns the model.</summary>
+    public static WfVaeModel ApplyTiling(WfVaeModel model, int? tile, int? overlap) =>
+        model.WithInference(model.Inference with { Tiling = Tiling(tile, overlap, model) });
+
     public static Option<int?> ThreadsOption() => new("--threads")
     {
         Description = "Torch intra-op threads, at least 1 (default: torch's choice).",

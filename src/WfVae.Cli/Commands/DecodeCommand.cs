@@ -16,7 +16,9 @@ internal static class DecodeCommand
         var chunk = CliSupport.ChunkFramesOption("Causal Cache chunking: latent frames per chunk after frame 0 (≥ 1; default automatic, .mp4 output 1). 0 = whole latent at once.");
         var fps = new Option<double>("--fps") { Description = "Frame rate of an .mp4 output.", DefaultValueFactory = _ => 8 };
         var quiet = CliSupport.QuietOption();
-        var cmd = new Command("decode", "Decode WF-VAE latents to video.") { model, device, input, output, chunk, fps, quiet };
+        var tile = CliSupport.TileOption();
+        var tileOverlap = CliSupport.TileOverlapOption();
+        var cmd = new Command("decode", "Decode WF-VAE latents to video.") { model, device, input, output, chunk, fps, tile, tileOverlap, quiet };
         cmd.SetAction(r => CliSupport.Run(ct =>
         {
             string inPath = r.GetValue(input)!, outPath = r.GetValue(output)!;
@@ -25,6 +27,7 @@ internal static class DecodeCommand
             CliSupport.RequireInputFile(inPath);
             CliSupport.RemoveStaleTemporariesBeside(outPath);
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!, WfVaeComponents.Decoder);
+            CliSupport.ApplyTiling(m, r.GetValue(tile), r.GetValue(tileOverlap));
             using var scope = NewDisposeScope();
             var z = CliSupport.ReadTensor(inPath, "latent_mean", "latent");
             var (t, h, w) = SourceSize(inPath);

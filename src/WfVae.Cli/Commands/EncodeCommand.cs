@@ -21,7 +21,9 @@ internal static class EncodeCommand
         var maxFrames = new Option<int?>("--max-frames") { Description = "Video file input: read at most this many frames." };
         var pad = new Option<bool>("--pad") { Description = "Pad T to 1+4k and H, W to multiples of 8 (repeat last frame/edge) instead of failing." };
         var quiet = CliSupport.QuietOption();
-        var cmd = new Command("encode", "Encode a video to WF-VAE latents.") { model, device, input, output, chunk, sample, seed, size, maxFrames, pad, quiet };
+        var tile = CliSupport.TileOption();
+        var tileOverlap = CliSupport.TileOverlapOption();
+        var cmd = new Command("encode", "Encode a video to WF-VAE latents.") { model, device, input, output, chunk, sample, seed, size, maxFrames, pad, tile, tileOverlap, quiet };
         cmd.SetAction(r => CliSupport.Run(ct =>
         {
             string outPath = r.GetValue(output)!;
@@ -29,6 +31,7 @@ internal static class EncodeCommand
             CliSupport.RequireInputFile(r.GetValue(input)!);
             CliSupport.RemoveStaleTemporariesBeside(outPath);
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!, WfVaeComponents.Encoder);
+            CliSupport.ApplyTiling(m, r.GetValue(tile), r.GetValue(tileOverlap));
             using var scope = NewDisposeScope();
             string inPath = r.GetValue(input)!;
             LatentDistribution post;

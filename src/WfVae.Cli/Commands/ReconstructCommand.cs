@@ -28,9 +28,11 @@ internal static class ReconstructCommand
         var sample = new Option<bool>("--sample") { Description = "Decode a posterior sample instead of the mean (mode)." };
         var fpsOpt = new Option<double?>("--fps") { Description = "Frame rate of the output (default: the input's)." };
         var threads = CliSupport.ThreadsOption();
+        var tile = CliSupport.TileOption();
+        var tileOverlap = CliSupport.TileOverlapOption();
         var cmd = new Command("reconstruct", "Encode and decode a video with WF-VAE as a stream (Causal Cache chunks), write the reconstruction, print PSNR/SSIM.")
         {
-            inputArg, outputArg, input, output, model, device, size, maxFrames, chunk, strip, report, sample, fpsOpt, threads, quiet,
+            inputArg, outputArg, input, output, model, device, size, maxFrames, chunk, strip, report, sample, fpsOpt, threads, tile, tileOverlap, quiet,
         };
         cmd.SetAction(r => CliSupport.Run(ct =>
         {
@@ -47,6 +49,7 @@ internal static class ReconstructCommand
 
             CliSupport.RemoveStaleTemporariesBeside(outPath, r.GetValue(strip), reportPath);
             using var m = CliSupport.LoadModel(r.GetValue(model), r.GetValue(device)!);
+            CliSupport.ApplyTiling(m, r.GetValue(tile), r.GetValue(tileOverlap));
             var options = new StreamingOptions { EncodeChunking = CliSupport.EncodeChunking(r.GetValue(chunk), m), SampleSeed = r.GetValue(sample) ? 0 : null };
             var pipeline = new VideoPipeline(m, options);
             string title = $"wfvae reconstruct {Path.GetFileName(inPath)} -> {Path.GetFileName(outPath)} ({Path.GetFileName(Path.TrimEndingDirectorySeparator(m.SourceDirectory ?? "model"))})";
@@ -58,7 +61,7 @@ internal static class ReconstructCommand
             string modelName = m.SourceDirectory ?? "(model)";
             string ssim = result.SsimPerFrame is null ? $"n/a (frames < {WfVae.Metrics.VideoMetrics.SsimWindow} px)" : result.Ssim.ToString("F4", CultureInfo.InvariantCulture);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"reconstructed {result.Frames} frames of {result.Width}x{result.Height} with {modelName} (chunks of {(options.EncodeChunking.Mode == ChunkingMode.Whole ? "all" : options.ChunkFramesAfterFirst(m).ToString(CultureInfo.InvariantCulture))} frames) in {result.Elapsed.TotalSeconds:F2} s ({result.Frames / Math.Max(1e-9, result.Elapsed.TotalSeconds):F2} frames/s) -> {outPath}"));
+                $"reconstructed {result.Frames} frames of {result.Width}x{result.Height} with {modelName} (chunks of {(options.EncodeChunking.Mode == ChunkingMode.Whole ? "all" : options.ChunkFramesAfterFirst(m).ToString(CultureInfo.InvariantCulture))} frames{(m.Inference.Tiling.Applies(m.ShapeRules.PaddedSide(result.Height), m.ShapeRules.PaddedSide(result.Width)) ? $"; {m.Inference.Tiling}" : "")}) in {result.Elapsed.TotalSeconds:F2} s ({result.Frames / Math.Max(1e-9, result.Elapsed.TotalSeconds):F2} frames/s) -> {outPath}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"PSNR {result.Psnr:F2} dB  SSIM {ssim}  (lowest frame PSNR {result.PsnrPerFrame.Min():F2} dB)"));
             return 0;
         }));

@@ -439,11 +439,32 @@ internal sealed class AttnBlock3DFix : CausalBlock
         var w = torch.cat([q.Weight, k.Weight, v.Weight], 0);
         var bias = torch.cat([q.Bias!, k.Bias!, v.Bias!], 0);
         var qkv = ChannelPaddedConv.Conv3d(pass, h, w, bias);
-        var tokens = qkv.permute(0, 2, 3, 4, 1).reshape(b * t, hh * ww, 3 * c);
-        var attn = F.scaled_dot_product_attention(tokens.narrow(2, 0, c), tokens.narrow(2, c, c), tokens.narrow(2, 2 * c, c));
+        var tokens = qkv.permute(0, 2, 3, 4, 1).reshape(b * t, 1, hh * ww, 3 * c);
+        var attn = ChunkedAttention(tokens.narrow(3, 0, c), tokens.narrow(3, c, c), tokens.narrow(3, 2 * c, c), pass.Options.AttentionScoreElements);
         var back = attn.reshape(b, t, hh, ww, c).permute(0, 4, 1, 2, 3);
         var y = proj_out.call(back, pass);
         return scope.MoveToOuter(y.add_(x));
+    }
+
+    /// <summary>
+    /// Softmax attention in blocks of query rows, each holding at most <paramref name="scoreElements"/> scores: rows are
+    /// independent, so the result is the same, and the (H·W)² score matrix (4.2 GB per latent frame at 1080p, which
+    /// libtorch's CPU kernel materialised here: docs/bench.md) is never whole.
+    /// </summary>
+    internal static Tensor ChunkedAttention(Tensor q, Tensor k, Tensor v, long scoreElements)
+    {
+        long batch = q.shape[0] * q.shape[1], n = q.shape[2], keys = k.shape[2];
+        long rows = Math.Max(1, scoreElements / Math.Max(1, batch * keys));
+        if (rows >= n) return F.scaled_dot_product_attention(q, k, v);
+        var parts = new List<Tensor>();
+        for (long s = 0; s < n; s += rows)
+        {
+            using var block = q.narrow(2, s, Math.Min(rows, n - s));
+            parts.Add(F.scaled_dot_product_attention(block, k, v));
+        }
+        var result = torch.cat(parts, 2);
+        foreach (var p in parts) p.Dispose();
+        return result;
     }
 }
 

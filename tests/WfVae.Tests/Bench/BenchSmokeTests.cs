@@ -106,4 +106,32 @@ public sealed class BenchSmokeTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("TorchSharp-cuda-linux", r.StdErr);
     }
+
+    [Fact]
+    public void Tiled_bench_compares_with_untiled_and_streams_a_tiled_reconstruct()
+    {
+        string dir = TestPaths.NewTempDir("wfvae-bench-tiled");
+        try
+        {
+            string json = Path.Combine(dir, "bench.json");
+            var r = CliRunner.Run("bench", "--config", Path.Combine(TestPaths.TinyModelDir, "config.json"), "--frames", "5", "--height", "24", "--width", "40",
+                "--tile", "16", "--tile-overlap", "8", "--tile-compare", "--threads", "1", "--repeat", "1", "--warmup", "0", "--chunk-frames", "4",
+                "--modes", "chunked", "--stream", "5", "--stream-job", "reconstruct", "--json", json);
+            Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.StdErr}\n{r.StdOut}");
+            var root = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+            Assert.Equal(8, (int)root["settings"]!["tiles"]!); // 24 rows: 2 tiles of 16 (8 overlap); 40 columns: 4
+            Assert.Equal(40, (int)root["settings"]!["width"]!);
+            var cmp = root["tiled_vs_untiled"]!.AsArray().Single()!;
+            foreach (var k in new[] { "latent_max_abs_diff", "recon_psnr_tiled_vs_untiled_db", "seam_mean_abs_error", "interior_mean_abs_error", "seam_vs_interior" })
+                Assert.True(cmp.AsObject().ContainsKey(k), $"tiled_vs_untiled missing '{k}'");
+            Assert.True((double)cmp["recon_psnr_tiled_vs_untiled_db"]! > 0 && (double)cmp["latent_max_abs_diff"]! > 0, cmp.ToJsonString());
+            var stream = root["streaming"]!.AsArray().Single()!;
+            Assert.Equal("reconstruct", (string?)stream["job"]);
+            Assert.Equal(5, (int)stream["frames"]!);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

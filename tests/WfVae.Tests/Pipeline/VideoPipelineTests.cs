@@ -105,6 +105,31 @@ public sealed class VideoPipelineTests : IDisposable
     }
 
     [Fact]
+    public void Tiled_streaming_equals_tiled_whole_video_inference_and_lifts_the_frame_size_limit()
+    {
+        using var scope = NewDisposeScope();
+        var tiling = SpatialTiling.Always(16, 8);
+        using var tiled = WfVaeModel.Load(TestPaths.TinyModelDir).WithInference(WfVaeInferenceOptions.Default with { Tiling = tiling });
+        var video = SourceVideo();
+        using var whole = tiled.Encode(Model.PadToValid(video), WfVaeModel.WholeVideo);
+        var expected = WfVaeModel.Trim(tiled.Decode(whole.Mean, WfVaeModel.WholeVideo), 11, 22, 30).clamp(-1, 1);
+
+        // The untiled model with the pipeline's own tiling (carried by each video's caches); 30x22 is above MaxFramePixels.
+        var pipeline = new VideoPipeline(Model, new StreamingOptions { Tiling = tiling, EncodeChunking = 4, DecodeChunkLatentFrames = 1, MaxFramePixels = 24 * 24 });
+        using (var encoded = pipeline.Encode(new VideoSource { Path = _clip }))
+            AssertClose(whole.Mean, encoded.Posterior.Mean, 1e-5, "tiled streamed encode");
+        var result = pipeline.Reconstruct(new VideoSource { Path = _clip }, Path.Combine(_dir, "tiled.mp4"));
+        var psnr = VideoMetrics.PsnrPerFrame(video, expected);
+        for (int i = 0; i < 11; i++) Assert.Equal(psnr[i], result.PsnrPerFrame[i], 1e-3);
+        Assert.Equal(Model.Inference.Tiling, SpatialTiling.Off);
+
+        var limited = new VideoPipeline(Model, new StreamingOptions { Tiling = tiling, MaxTiledFramePixels = 600 });
+        var e = Assert.Throws<ArgumentException>(() => limited.Encode(new VideoSource { Path = _clip }));
+        Assert.Contains("StreamingOptions.MaxTiledFramePixels", e.Message);
+        Assert.Contains("StreamingOptions.Tiling: tile size 12 px", Assert.Throws<ArgumentOutOfRangeException>(() => new VideoPipeline(Model, new StreamingOptions { Tiling = SpatialTiling.Always(12, 4) })).Message);
+    }
+
+    [Fact]
     public void Bad_outputs_and_frame_rates_are_refused_before_any_work()
     {
         var pipeline = new VideoPipeline(Model);
