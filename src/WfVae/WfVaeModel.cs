@@ -535,11 +535,11 @@ public sealed class WfVaeModel : IDisposable
 
     /// <summary>A finite input can still overflow inside the network (values far outside [-1, 1], NaN weights): refuse such output.</summary>
     private static void CheckFiniteOutput(Tensor result, string what, long firstFrame) =>
-        FrameTensors.ThrowIfNotFinite(result, firstFrame, what, "the input is far outside [-1, 1] or the model's weights are not finite");
+        FrameTensors.ThrowIfNotFinite(result, firstFrame, what, "the input is far outside [-1, 1] or the model's weights are extreme or not finite");
 
     /// <summary>A finite latent can still overflow in the decoder: refuse such video, naming the latent as the cause to look at.</summary>
     private static void CheckFiniteDecode(Tensor video) =>
-        FrameTensors.ThrowIfNotFinite(video, 0, "video decoded from the latent", "the latent is far outside the range the encoder produces or the model's weights are not finite");
+        FrameTensors.ThrowIfNotFinite(video, 0, "video decoded from the latent", "the latent is far outside the range the encoder produces or the model's weights are extreme or not finite");
 
     private void CheckLatent(Tensor z, string what)
     {
