@@ -28,6 +28,7 @@ public sealed class SafetensorsException : IOException
 /// </summary>
 public sealed class SafetensorsReader : IDisposable
 {
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private readonly FileStream _stream;
     private readonly long _dataStart;
 
@@ -55,6 +56,9 @@ public sealed class SafetensorsReader : IDisposable
             var header = new byte[headerLen];
             _stream.ReadExactly(header);
             _dataStart = 8 + (long)headerLen;
+            // The JSON reader decodes strings lazily and reports bad UTF-8 as a generic error wherever it is read: check it all once.
+            try { _ = StrictUtf8.GetCharCount(header); }
+            catch (System.Text.DecoderFallbackException e) { throw new SafetensorsException($"'{path}': header holds text that is not valid UTF-8 (byte {8 + e.Index} of the file)."); }
             JsonObject root;
             try
             {
