@@ -196,8 +196,7 @@ public sealed class CliWorkTests : IDisposable
 
     private static void Signal(Process p, string signal)
     {
-        using var kill = Process.Start("kill", [$"-{signal}", p.Id.ToString(CultureInfo.InvariantCulture)])!;
-        kill.WaitForExit();
+        Posix.Send(p.Id, signal);
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), $"wfvae did not stop within a minute of SIG{signal}");
         p.WaitForExit(); // drains the redirected streams
     }

@@ -169,7 +169,7 @@ public sealed class ElasticDatasetTests : IClassFixture<PostgresCluster>, IDispo
             var m = Regex.Match(line, @"^(shard \d+): started ");
             if (!m.Success || Interlocked.Exchange(ref signalled, 1) != 0) return;
             shard = m.Groups[1].Value;
-            Assert.Equal(0, Posix.kill(p.Id, Posix.SIGTERM));
+            Posix.Send(p.Id, "TERM");
         }, log);
         Assert.True(worker.WaitForExit(TimeSpan.FromMinutes(2)), $"the worker did not stop; output:\n{string.Join('\n', log)}");
         worker.WaitForExit(); // drains the redirected output
@@ -209,14 +209,4 @@ public sealed class ElasticDatasetTests : IClassFixture<PostgresCluster>, IDispo
         Assert.Contains($"dataset {Path.GetFullPath(output)}: 2/3 shards committed; manifest.parquet pending", r.StdOut);
         Assert.Matches(@"failed: shard 1 of 3 -> .*parked \(job \d+, 2 attempt\(s\), [^)]*\): IOException: '.*shard-000001\.safetensors' is a folder", r.StdOut);
     }
-}
-
-/// <summary>Sends a signal in-process: spawning kill(1) adds tens of milliseconds of race to a signal test.</summary>
-internal static class Posix
-{
-    public const int SIGTERM = 15;
-    public const int SIGINT = 2;
-
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    public static extern int kill(int pid, int sig);
 }
